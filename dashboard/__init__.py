@@ -1,0 +1,4 @@
+# Import the Celery app when Django starts so that @shared_task uses it.
+from dashboard.celery import app as celery_app
+
+__all__ = ("celery_app",)
