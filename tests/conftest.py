@@ -1,0 +1,17 @@
+"""Fixtures shared by every tier. Peer fixtures (fake App Server, real OpenHands servers,
+browser) live in tests/peers/ and are registered here."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Hashed (manifest) static names need collectstatic; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
