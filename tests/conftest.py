@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins = [
+    "tests.personas",
+    "tests.peers.fake_fixtures",
+    "tests.peers.browser_fixtures",
+]
 
 
 @pytest.fixture(autouse=True)

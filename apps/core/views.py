@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -32,6 +33,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
         age = Heartbeat.age_seconds("pipeline")
         body["worker_last_seen_seconds_ago"] = None if age is None else round(age, 1)
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+@require_GET
+def pipeline_status(request: HttpRequest) -> HttpResponse:
+    """Render the navigation badge saying whether beat and a worker are alive (polled)."""
+    age = Heartbeat.age_seconds("pipeline")
+    stale_after = 3 * settings.CELERY_BEAT_SCHEDULE["record-beat-heartbeat"]["schedule"]
+    context = {"age": age, "healthy": age is not None and age <= stale_after}
+    return render(request, "core/_pipeline_status.html", context)
 
 
 def _error(request: HttpRequest, status: int, title: str, detail: str) -> HttpResponse:
