@@ -1,5 +1,6 @@
 """The README's first command: bin/dashboard starts web, worker and beat on the embedded
-default, creates the first administrator, prints the URL, and Ctrl-C stops everything."""
+default, creates the first administrator, prints the URL, and Ctrl-C stops everything.
+With --demo it also starts the fake App Server and registers it as a demo account."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def children_of(pid: int) -> set[int]:
 
 
 def test_bin_dashboard_runs_everything_and_ctrl_c_stops_it(tmp_path):
-    port = free_port()
+    port, fake_port = free_port(), free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -51,12 +52,13 @@ def test_bin_dashboard_runs_everything_and_ctrl_c_stops_it(tmp_path):
     env.update(
         DASHBOARD_DATA_DIR=str(tmp_path / "data"),
         PORT=str(port),
+        FAKE_APP_SERVER_PORT=str(fake_port),
         HEARTBEAT_INTERVAL_SECONDS="1",
     )
     log_path = tmp_path / "dashboard.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(PROJECT_ROOT / "bin" / "dashboard")],
+            [str(PROJECT_ROOT / "bin" / "dashboard"), "--demo"],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -101,9 +103,11 @@ def test_bin_dashboard_runs_everything_and_ctrl_c_stops_it(tmp_path):
             )
             assert home.status_code == 200
             assert "<h1>Overview</h1>" in home.text
+            assert "Demo mode" in home.text
+            assert "Demo (fake App Server)" in home.text
 
         started = children_of(process.pid)
-        assert len(started) >= 3, "web, worker and beat"
+        assert len(started) >= 4, "web, worker, beat and the fake App Server"
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
         wait_for(
