@@ -12,8 +12,7 @@ import random
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
@@ -31,7 +30,7 @@ from apps.openhands.records import (
     Page,
     Sandbox,
 )
-from apps.openhands.transport import CallKind, Clock, ServiceNames, Transport
+from apps.openhands.transport import CallKind, Clock, ServiceNames, Transport, TransportClient
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ AGENT_SERVER_NAMES = ServiceNames(
 )
 
 
-class AgentServerClient:
+class AgentServerClient(TransportClient):
     """Call one agent server with its sandbox's session key (`X-Session-API-Key`)."""
 
     def __init__(
@@ -71,8 +70,7 @@ class AgentServerClient:
             base_url,
             names=AGENT_SERVER_NAMES,
             headers={"X-Session-API-Key": key} if key else {},
-            secrets=[key],
-            has_credential=key is not None,
+            credential=key,
             transport=transport,
             max_retries=max_retries,
             user_agent=user_agent,
@@ -99,21 +97,6 @@ class AgentServerClient:
 
     def __repr__(self) -> str:
         return f"AgentServerClient(base_url={self.base_url!r})"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._http.close()
 
     # Server -------------------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -42,6 +42,7 @@ from apps.openhands.transport import (
     Clock,
     ServiceNames,
     Transport,
+    TransportClient,
 )
 
 DEFAULT_BASE_URL = "https://app.all-hands.dev"
@@ -67,6 +68,43 @@ APP_SERVER_NAMES = ServiceNames(
 )
 
 
+@dataclass(frozen=True)
+class _BatchLookup[R: Record]:
+    """One batch lookup endpoint: `GET path?<id_param>=a&<id_param>=b`, one record or null each."""
+
+    path: str
+    id_param: str
+    chunk_size: int
+    record_type: type[R]
+    label: str  # one, for messages: "Start task"
+    plural: str  # many, for messages: "start tasks"
+
+
+_CONVERSATION_LOOKUP = _BatchLookup(
+    "/app-conversations",
+    "ids",
+    CONVERSATIONS_PER_BATCH,
+    Conversation,
+    "Conversation",
+    "conversations",
+)
+_START_TASK_LOOKUP = _BatchLookup(
+    "/app-conversations/start-tasks",
+    "ids",
+    START_TASKS_PER_BATCH,
+    StartTask,
+    "Start task",
+    "start tasks",
+)
+# The sandbox, sandbox spec and event lookups take a singular `id` parameter.
+_SANDBOX_LOOKUP = _BatchLookup(
+    "/sandboxes", "id", SANDBOXES_PER_BATCH, Sandbox, "Sandbox", "sandboxes"
+)
+_SANDBOX_SPEC_LOOKUP = _BatchLookup(
+    "/sandbox-specs", "id", SANDBOX_SPECS_PER_BATCH, SandboxSpec, "Sandbox spec", "sandbox specs"
+)
+
+
 class AuthStyle(StrEnum):
     """Say how the API key is sent."""
 
@@ -75,7 +113,7 @@ class AuthStyle(StrEnum):
     NONE = "none"  # unauthenticated local server
 
 
-class AppServerClient:
+class AppServerClient(TransportClient):
     """Call the `/api/v1` endpoints of one App Server with one API key (and optional org)."""
 
     def __init__(
@@ -104,8 +142,7 @@ class AppServerClient:
             names=APP_SERVER_NAMES,
             api_prefix=API_PREFIX,
             headers=headers,
-            secrets=[key],
-            has_credential=key is not None,
+            credential=key,
             org_id=self.org_id,
             transport=transport,
             max_retries=max_retries,
@@ -120,21 +157,6 @@ class AppServerClient:
             f"AppServerClient(base_url={self.base_url!r}, auth_style={self.auth_style.value!r}, "
             f"org_id={self.org_id!r})"
         )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._http.close()
 
     # Conversations ------------------------------------------------------------------------
 
@@ -211,23 +233,11 @@ class AppServerClient:
 
     def get_conversations(self, ids: Sequence[str]) -> list[Conversation | None]:
         """Return the conversations for `ids` in the same order, None for unknown ones."""
-        return fetch_in_chunks(
-            ids,
-            CONVERSATIONS_PER_BATCH,
-            lambda chunk: self._http.call(
-                "GET",
-                "/app-conversations",
-                shapes.records_or_none(Conversation),
-                params={"ids": chunk},
-            ),
-            what="conversations",
-        )
+        return self._get_batch(_CONVERSATION_LOOKUP, ids)
 
     def get_conversation(self, conversation_id: str) -> Conversation:
         """Return one conversation (there is no single-item GET; this asks the batch endpoint)."""
-        return self._one(
-            self.get_conversations, conversation_id, "Conversation", "/app-conversations", "ids"
-        )
+        return self._get_one(_CONVERSATION_LOOKUP, conversation_id)
 
     def start_conversation(
         self,
@@ -300,23 +310,11 @@ class AppServerClient:
 
     def get_start_tasks(self, ids: Sequence[str]) -> list[StartTask | None]:
         """Return the start tasks for `ids` in the same order, None for unknown ones."""
-        return fetch_in_chunks(
-            ids,
-            START_TASKS_PER_BATCH,
-            lambda chunk: self._http.call(
-                "GET",
-                "/app-conversations/start-tasks",
-                shapes.records_or_none(StartTask),
-                params={"ids": chunk},
-            ),
-            what="start tasks",
-        )
+        return self._get_batch(_START_TASK_LOOKUP, ids)
 
     def get_start_task(self, task_id: str) -> StartTask:
         """Return one start task."""
-        return self._one(
-            self.get_start_tasks, task_id, "Start task", "/app-conversations/start-tasks", "ids"
-        )
+        return self._get_one(_START_TASK_LOOKUP, task_id)
 
     def search_start_tasks(
         self,
@@ -477,18 +475,11 @@ class AppServerClient:
 
     def get_sandboxes(self, ids: Sequence[str]) -> list[Sandbox | None]:
         """Return the sandboxes for `ids` in the same order, None for unknown ones."""
-        return fetch_in_chunks(
-            ids,
-            SANDBOXES_PER_BATCH,
-            lambda chunk: self._http.call(
-                "GET", "/sandboxes", shapes.records_or_none(Sandbox), params={"id": chunk}
-            ),
-            what="sandboxes",
-        )
+        return self._get_batch(_SANDBOX_LOOKUP, ids)
 
     def get_sandbox(self, sandbox_id: str) -> Sandbox:
         """Return one sandbox."""
-        return self._one(self.get_sandboxes, sandbox_id, "Sandbox", "/sandboxes", "id")
+        return self._get_one(_SANDBOX_LOOKUP, sandbox_id)
 
     def start_sandbox(self, sandbox_spec_id: str | None = None) -> Sandbox:
         """Start a new sandbox (normally STARTING); the server may pause older ones first."""
@@ -532,14 +523,7 @@ class AppServerClient:
 
     def get_sandbox_specs(self, ids: Sequence[str]) -> list[SandboxSpec | None]:
         """Return the sandbox specs for `ids` in the same order, None for unknown ones."""
-        return fetch_in_chunks(
-            ids,
-            SANDBOX_SPECS_PER_BATCH,
-            lambda chunk: self._http.call(
-                "GET", "/sandbox-specs", shapes.records_or_none(SandboxSpec), params={"id": chunk}
-            ),
-            what="sandbox specs",
-        )
+        return self._get_batch(_SANDBOX_SPEC_LOOKUP, ids)
 
     # Events -------------------------------------------------------------------------------
 
@@ -604,15 +588,7 @@ class AppServerClient:
 
     def get_events(self, conversation_id: str, ids: Sequence[str]) -> list[Event | None]:
         """Return the events for `ids` in the same order, None for unknown ones."""
-        path = _events_path(conversation_id)
-        return fetch_in_chunks(
-            ids,
-            EVENTS_PER_BATCH,
-            lambda chunk: self._http.call(
-                "GET", path, shapes.records_or_none(Event), params={"id": chunk}
-            ),
-            what="events",
-        )
+        return self._get_batch(_event_lookup(conversation_id), ids)
 
     # Users --------------------------------------------------------------------------------
 
@@ -630,23 +606,30 @@ class AppServerClient:
             timeout=CallKind.SLOW,
         )
 
-    def _one[R: Record](
-        self,
-        fetch_batch: Callable[[Sequence[str]], list[R | None]],
-        identifier: str,
-        label: str,
-        path: str,
-        id_param: str,
-    ) -> R:
+    def _get_batch[R: Record](self, lookup: _BatchLookup[R], ids: Sequence[str]) -> list[R | None]:
+        """Look `ids` up in chunks the endpoint accepts; keep their order, None where unknown."""
+        return fetch_in_chunks(
+            ids,
+            lookup.chunk_size,
+            lambda chunk: self._http.call(
+                "GET",
+                lookup.path,
+                shapes.records_or_none(lookup.record_type),
+                params={lookup.id_param: chunk},
+            ),
+            what=lookup.plural,
+        )
+
+    def _get_one[R: Record](self, lookup: _BatchLookup[R], identifier: str) -> R:
         """Return the only result of a batch lookup, or raise NotFoundError if it is null."""
-        found = fetch_batch([_required(identifier, label)])[0]
+        found = self._get_batch(lookup, [_required(identifier, lookup.label)])[0]
         if found is None:
             raise NotFoundError(
-                f"{label} {identifier} was not found at the App Server at {self.base_url}: the "
-                "lookup answered null. It may have been deleted, or belong to another user or "
+                f"{lookup.label} {identifier} was not found at the App Server at {self.base_url}: "
+                "the lookup answered null. It may have been deleted, or belong to another user or "
                 "organization.",
                 method="GET",
-                url=self._http.describe_url(path, {id_param: identifier}),
+                url=self._http.describe_url(lookup.path, {lookup.id_param: identifier}),
             )
         return found
 
@@ -737,6 +720,11 @@ def _text_content(text: str) -> dict[str, str]:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("The message text must not be empty")
     return {"type": "text", "text": text}
+
+
+def _event_lookup(conversation_id: str) -> _BatchLookup[Event]:
+    path = _events_path(conversation_id)
+    return _BatchLookup(path, "id", EVENTS_PER_BATCH, Event, "Event", "events")
 
 
 def _events_path(conversation_id: str) -> str:

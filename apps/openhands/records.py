@@ -9,11 +9,12 @@ Fields that carry secrets (session keys, sandbox environment) are left out of `r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit, urlunsplit
 
 from apps.openhands.dates import parse_datetime
@@ -22,10 +23,19 @@ TERMINAL_EXECUTION_STATUSES = frozenset({"finished", "error", "stuck"})
 AGENT_SERVER_URL_NAME = "AGENT_SERVER"
 # The VS Code link embeds the sandbox's session key as `tkn=`; never show it in a repr.
 _SECRET_QUERY_PARAM = re.compile(r"((?:^|&)(?:tkn|session_api_key)=)[^&]*", re.IGNORECASE)
+# Field metadata naming the nested JSON object a field is read from (default: the top level).
+_WITHIN = "within"
+_IN_TOKEN_USAGE = {_WITHIN: "accumulated_token_usage"}
 
 
 class Record:
-    """Build a record from one JSON object."""
+    """Build a record from one JSON object.
+
+    Subclasses are frozen dataclasses whose fields are read from the JSON keys of the same names
+    and converted according to their annotations (see `_CONVERTERS`), so an odd value becomes
+    None or empty instead of an exception. A field `id: str` (not optional) is required; `raw`
+    keeps the whole object.
+    """
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
@@ -33,11 +43,10 @@ class Record:
         where one is required."""
         if not isinstance(data, Mapping):
             raise ValueError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
-        return cls._from_mapping(data)
-
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        raise NotImplementedError
+        values = {json_field.name: json_field.read(data) for json_field in _json_fields(cls)}
+        if _requires_id(cls) and not values["id"]:
+            raise ValueError(f"{cls.__name__}: the JSON object has no id")
+        return cls(**values, raw=dict(data))
 
 
 @dataclass(frozen=True)
@@ -47,30 +56,13 @@ class Metrics(Record):
     model_name: str | None = None
     accumulated_cost: float | None = None
     max_budget_per_task: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cache_read_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    context_window: int | None = None
+    prompt_tokens: int | None = field(default=None, metadata=_IN_TOKEN_USAGE)
+    completion_tokens: int | None = field(default=None, metadata=_IN_TOKEN_USAGE)
+    cache_read_tokens: int | None = field(default=None, metadata=_IN_TOKEN_USAGE)
+    cache_write_tokens: int | None = field(default=None, metadata=_IN_TOKEN_USAGE)
+    reasoning_tokens: int | None = field(default=None, metadata=_IN_TOKEN_USAGE)
+    context_window: int | None = field(default=None, metadata=_IN_TOKEN_USAGE)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        usage = data.get("accumulated_token_usage")
-        usage = usage if isinstance(usage, Mapping) else {}
-        return cls(
-            model_name=_str(data.get("model_name")),
-            accumulated_cost=_float(data.get("accumulated_cost")),
-            max_budget_per_task=_float(data.get("max_budget_per_task")),
-            prompt_tokens=_int(usage.get("prompt_tokens")),
-            completion_tokens=_int(usage.get("completion_tokens")),
-            cache_read_tokens=_int(usage.get("cache_read_tokens")),
-            cache_write_tokens=_int(usage.get("cache_write_tokens")),
-            reasoning_tokens=_int(usage.get("reasoning_tokens")),
-            context_window=_int(usage.get("context_window")),
-            raw=dict(data),
-        )
 
 
 @dataclass(frozen=True)
@@ -106,37 +98,6 @@ class Conversation(Record):
         """Return True once the agent has stopped for good (finished, error or stuck)."""
         return self.execution_status in TERMINAL_EXECUTION_STATUSES
 
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        metrics = data.get("metrics")
-        tags = data.get("tags")
-        public = data.get("public")
-        return cls(
-            id=_required_id(cls, data),
-            title=_str(data.get("title")),
-            sandbox_id=_str(data.get("sandbox_id")),
-            sandbox_status=_str(data.get("sandbox_status")),
-            execution_status=_str(data.get("execution_status")),
-            selected_repository=_str(data.get("selected_repository")),
-            selected_branch=_str(data.get("selected_branch")),
-            git_provider=_str(data.get("git_provider")),
-            trigger=_str(data.get("trigger")),
-            pr_number=_int_list(data.get("pr_number")),
-            llm_model=_str(data.get("llm_model")),
-            agent_kind=_str(data.get("agent_kind")),
-            metrics=Metrics.from_json(metrics) if isinstance(metrics, Mapping) else None,
-            tags=dict(tags) if isinstance(tags, Mapping) else {},
-            parent_conversation_id=_str(data.get("parent_conversation_id")),
-            sub_conversation_ids=_str_list(data.get("sub_conversation_ids")),
-            public=public if isinstance(public, bool) else None,
-            created_by_user_id=_str(data.get("created_by_user_id")),
-            created_at=parse_datetime(data.get("created_at")),
-            updated_at=parse_datetime(data.get("updated_at")),
-            conversation_url=_str(data.get("conversation_url")),
-            session_api_key=_str(data.get("session_api_key")),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
 class StartTask(Record):
@@ -163,21 +124,6 @@ class StartTask(Record):
         """Return True if the start failed; `detail` says why."""
         return self.status == "ERROR"
 
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            id=_required_id(cls, data),
-            status=_str(data.get("status")),
-            detail=_str(data.get("detail")),
-            app_conversation_id=_str(data.get("app_conversation_id")),
-            sandbox_id=_str(data.get("sandbox_id")),
-            agent_server_url=_str(data.get("agent_server_url")),
-            created_by_user_id=_str(data.get("created_by_user_id")),
-            created_at=parse_datetime(data.get("created_at")),
-            updated_at=parse_datetime(data.get("updated_at")),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
 class ExposedUrl(Record):
@@ -191,15 +137,6 @@ class ExposedUrl(Record):
     def __repr__(self) -> str:
         url = _hide_secret_params(self.url)
         return f"ExposedUrl(name={self.name!r}, url={url!r}, port={self.port!r})"
-
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            name=_str(data.get("name")) or "",
-            url=_str(data.get("url")) or "",
-            port=_int(data.get("port")),
-            raw=dict(data),
-        )
 
 
 @dataclass(frozen=True)
@@ -225,25 +162,6 @@ class Sandbox(Record):
         """Return the exposed URL called `name` (e.g. "VSCODE"), or None."""
         return next((exposed.url for exposed in self.exposed_urls if exposed.name == name), None)
 
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        exposed = data.get("exposed_urls")
-        return cls(
-            id=_required_id(cls, data),
-            status=_str(data.get("status")),
-            sandbox_spec_id=_str(data.get("sandbox_spec_id")),
-            created_at=parse_datetime(data.get("created_at")),
-            created_by_user_id=_str(data.get("created_by_user_id")),
-            exposed_urls=[
-                ExposedUrl.from_json(item)
-                for item in (exposed if isinstance(exposed, list) else [])
-                if isinstance(item, Mapping)
-            ],
-            session_api_key=_str(data.get("session_api_key")),
-            status_detail=_str(data.get("status_detail")),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
 class SandboxSpec(Record):
@@ -257,19 +175,6 @@ class SandboxSpec(Record):
     working_dir: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        command = data.get("command")
-        env = data.get("initial_env")
-        return cls(
-            id=_required_id(cls, data),
-            command=_str_list(command) if isinstance(command, list) else None,
-            created_at=parse_datetime(data.get("created_at")),
-            initial_env=dict(env) if isinstance(env, Mapping) else {},
-            working_dir=_str(data.get("working_dir")),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
 class Event(Record):
@@ -282,16 +187,6 @@ class Event(Record):
     timestamp: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            id=_required_id(cls, data),
-            kind=_str(data.get("kind")),
-            source=_str(data.get("source")),
-            timestamp=_str(data.get("timestamp")),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
 class User(Record):
@@ -303,17 +198,6 @@ class User(Record):
     org_name: str | None = None
     role: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            id=_str(data.get("id")),
-            email=_str(data.get("email")),
-            org_id=_str(data.get("org_id")),
-            org_name=_str(data.get("org_name")),
-            role=_str(data.get("role")),
-            raw=dict(data),
-        )
 
 
 @dataclass(frozen=True)
@@ -329,19 +213,6 @@ class BashOutput(Record):
     timestamp: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            exit_code=_int(data.get("exit_code")),
-            stdout=_str(data.get("stdout")),
-            stderr=_str(data.get("stderr")),
-            command_id=_str(data.get("command_id")),
-            id=_str(data.get("id")),
-            order=_int(data.get("order")),
-            timestamp=_str(data.get("timestamp")),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
 class BashCommand(Record):
@@ -354,17 +225,6 @@ class BashCommand(Record):
     timestamp: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        return cls(
-            id=_required_id(cls, data),
-            command=_str(data.get("command")),
-            cwd=_str(data.get("cwd")),
-            timeout=_int(data.get("timeout")),
-            timestamp=_str(data.get("timestamp")),
-            raw=dict(data),
-        )
-
 
 @dataclass(frozen=True)
 class GitChange(Record):
@@ -373,10 +233,6 @@ class GitChange(Record):
     status: str | None = None
     path: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def _from_mapping(cls, data: Mapping[str, Any]) -> Self:
-        return cls(status=_str(data.get("status")), path=_str(data.get("path")), raw=dict(data))
 
 
 @dataclass(frozen=True)
@@ -396,11 +252,66 @@ class DownloadResult:
     sha256: str
 
 
-def _required_id(cls: type, data: Mapping[str, Any]) -> str:
-    value = _str(data.get("id"))
-    if not value:
-        raise ValueError(f"{cls.__name__}: the JSON object has no id")
-    return value
+@dataclass(frozen=True)
+class _JSONField:
+    """How one record field is read: from which key, in which nested object, converted how."""
+
+    name: str
+    within: str | None
+    convert: Callable[[object], object]
+
+    def read(self, data: Mapping[str, Any]) -> object:
+        """Return this field's value in the JSON object `data`."""
+        source = data if self.within is None else data.get(self.within)
+        return self.convert(source.get(self.name) if isinstance(source, Mapping) else None)
+
+
+@cache
+def _json_fields(cls: type[Record]) -> tuple[_JSONField, ...]:
+    hints = get_type_hints(cls)
+    return tuple(
+        _JSONField(
+            name=record_field.name,
+            within=record_field.metadata.get(_WITHIN),
+            convert=_converter(hints[record_field.name]),
+        )
+        for record_field in fields(cls)
+        if record_field.name != "raw"
+    )
+
+
+@cache
+def _requires_id(cls: type[Record]) -> bool:
+    return get_type_hints(cls).get("id") is str
+
+
+def _converter(hint: object) -> Callable[[object], object]:
+    """Return the function that turns a JSON value into a field of type `hint`."""
+    if hint in _CONVERTERS:
+        return _CONVERTERS[hint]
+    args = get_args(hint)
+    if get_origin(hint) is list and _is_record_type(args[0]):
+        return partial(_record_list, args[0])
+    if len(args) == 2 and args[1] is type(None) and _is_record_type(args[0]):
+        return partial(_record_or_none, args[0])
+    raise TypeError(f"No JSON conversion for a record field of type {hint}")
+
+
+def _is_record_type(hint: object) -> bool:
+    return isinstance(hint, type) and issubclass(hint, Record)
+
+
+def _record_or_none(cls: type[Record], value: object) -> Record | None:
+    return cls.from_json(value) if isinstance(value, Mapping) else None
+
+
+def _record_list(cls: type[Record], value: object) -> list[Record]:
+    items = value if isinstance(value, list) else []
+    return [cls.from_json(item) for item in items if isinstance(item, Mapping)]
+
+
+def _str_or_empty(value: object) -> str:
+    return _str(value) or ""
 
 
 def _str(value: object) -> str | None:
@@ -451,6 +362,33 @@ def _str_list(value: object) -> list[str]:
         return []
     texts = (_str(item) for item in value)
     return [text for text in texts if text is not None]
+
+
+def _bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _str_list_or_none(value: object) -> list[str] | None:
+    return _str_list(value) if isinstance(value, list) else None
+
+
+# The conversion for each field annotation: a JSON value of the wrong type gives None or empty.
+_CONVERTERS: dict[object, Callable[[object], object]] = {
+    str: _str_or_empty,
+    str | None: _str,
+    int | None: _int,
+    float | None: _float,
+    bool | None: _bool,
+    datetime | None: parse_datetime,
+    list[int]: _int_list,
+    list[str]: _str_list,
+    list[str] | None: _str_list_or_none,
+    dict[str, Any]: _dict,
+}
 
 
 def _hide_secret_params(url: str) -> str:

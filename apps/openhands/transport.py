@@ -15,12 +15,13 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
@@ -122,7 +123,11 @@ FilesFactory = Callable[[], Mapping[str, Any]]
 
 
 class Transport:
-    """Send requests to one server and turn every failure into an `OpenHandsError`."""
+    """Send requests to one server and turn every failure into an `OpenHandsError`.
+
+    `credential` is the key that `headers` carry (None without one): it is scrubbed from every
+    message, and it decides what a 401 message advises.
+    """
 
     def __init__(
         self,
@@ -131,8 +136,7 @@ class Transport:
         names: ServiceNames,
         api_prefix: str = "",
         headers: Mapping[str, str] | None = None,
-        secrets: Iterable[str | None] = (),
-        has_credential: bool = False,
+        credential: str | None = None,
         org_id: str | None = None,
         transport: httpx.BaseTransport | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -144,11 +148,11 @@ class Transport:
             raise ValueError("max_retries must be 0 or more")
         root = _parse_server_url(server_url)
         # Replacing a very short "secret" would garble messages, and such a key protects little.
-        known = [*secrets, root.password]
+        known = [credential, root.password]
         self._secrets = tuple(secret for secret in known if secret and len(secret) >= 4)
         self.server_url = _display_url(root)
         self.names = names
-        self.has_credential = has_credential
+        self.has_credential = credential is not None
         self.org_id = org_id
         self.max_retries = max_retries
         self.clock = clock or Clock()
@@ -544,6 +548,27 @@ class Transport:
         if not self.has_credential:
             return f"{where} requires authentication (401), but no {credential} was given."
         return f"{where} rejected the {credential} (401). {self.names.credential_advice}"
+
+
+class TransportClient:
+    """Own one `Transport`; usable as a context manager that closes its connections on exit."""
+
+    _http: Transport
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
 
 
 # Helpers ----------------------------------------------------------------------------------

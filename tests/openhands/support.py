@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -61,24 +63,47 @@ def agent_router() -> respx.MockRouter:
 
 def app_client(router: respx.MockRouter, clock: FakeClock, **kwargs: Any) -> AppServerClient:
     kwargs.setdefault("api_key", API_KEY)
-    return AppServerClient(
-        SERVER,
-        transport=httpx.MockTransport(router.handler),
-        clock=clock.as_clock(),
-        rng=random.Random(7),
-        **kwargs,
-    )
+    return AppServerClient(SERVER, **_faked(router, clock), **kwargs)
 
 
 def agent_client(router: respx.MockRouter, clock: FakeClock, **kwargs: Any) -> AgentServerClient:
     kwargs.setdefault("session_api_key", SESSION_KEY)
-    return AgentServerClient(
-        AGENT,
-        transport=httpx.MockTransport(router.handler),
-        clock=clock.as_clock(),
-        rng=random.Random(7),
-        **kwargs,
-    )
+    return AgentServerClient(AGENT, **_faked(router, clock), **kwargs)
+
+
+def _faked(router: respx.MockRouter, clock: FakeClock) -> dict[str, Any]:
+    """Return client arguments that send HTTP to `router`, time to `clock`, fixed jitter."""
+    return {
+        "transport": httpx.MockTransport(router.handler),
+        "clock": clock.as_clock(),
+        "rng": random.Random(7),
+    }
+
+
+@dataclass(frozen=True)
+class Endpoint[C]:
+    """One client method's call, the request it must send, the answer given, the result check."""
+
+    call: Callable[[C], Any]
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    json_body: Any
+    answer: Any
+    check: Callable[[Any], bool]
+
+
+def call_endpoint[C](client: C, router: respx.MockRouter, endpoint: Endpoint[C]) -> httpx.Request:
+    """Call `endpoint` through `client`, check its one request and its result; return the
+    request for further checks."""
+    route = router.request(endpoint.method, endpoint.path).respond(json=endpoint.answer)
+    result = endpoint.call(client)
+    assert route.call_count == 1
+    request = route.calls.last.request
+    assert query(request) == endpoint.query
+    assert body(request) == endpoint.json_body
+    assert endpoint.check(result)
+    return request
 
 
 def query(request: httpx.Request) -> list[tuple[str, str]]:

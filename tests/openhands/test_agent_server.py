@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,10 +18,12 @@ from tests.openhands.support import (
     AGENT,
     CONVERSATION_ID,
     SESSION_KEY,
+    Endpoint,
     FakeClock,
     agent_client,
     agent_router,
     body,
+    call_endpoint,
     event_json,
     page,
     query,
@@ -38,29 +39,14 @@ FILE_MISSING = {"detail": "File not found"}
 
 @pytest.fixture
 def router() -> respx.MockRouter:
+    """Fake the agent server instead of the App Server (conftest's `router`)."""
     return agent_router()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
 def agent(router: respx.MockRouter, clock: FakeClock) -> Iterator[AgentServerClient]:
     with agent_client(router, clock) as agent:
         yield agent
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    call: Callable[[AgentServerClient], Any]
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    json_body: Any
-    answer: Any
-    check: Callable[[Any], bool]
 
 
 BASH_OUTPUT = {
@@ -223,17 +209,11 @@ ENDPOINTS = {
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS.values(), ids=ENDPOINTS.keys())
 def test_each_endpoint_sends_the_documented_request_with_the_session_key(
-    agent: AgentServerClient, router: respx.MockRouter, endpoint: Endpoint
+    agent: AgentServerClient, router: respx.MockRouter, endpoint: Endpoint[AgentServerClient]
 ) -> None:
-    route = router.request(endpoint.method, endpoint.path).respond(json=endpoint.answer)
-    result = endpoint.call(agent)
-    request = route.calls.last.request
-    assert route.call_count == 1
+    request = call_endpoint(agent, router, endpoint)
     assert request.headers["x-session-api-key"] == SESSION_KEY
     assert "authorization" not in request.headers
-    assert query(request) == endpoint.query
-    assert body(request) == endpoint.json_body
-    assert endpoint.check(result)
 
 
 def test_health_is_true_when_the_server_answers(

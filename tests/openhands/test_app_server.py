@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -31,47 +30,18 @@ from tests.openhands.support import (
     EVENT_ID,
     SANDBOX_ID,
     TASK_ID,
+    Endpoint,
     FakeClock,
-    app_client,
-    app_router,
     body,
+    call_endpoint,
     conversation_json,
     event_json,
     page,
-    query,
     sandbox_json,
     task_json,
 )
 
-
-@pytest.fixture
-def router() -> respx.MockRouter:
-    return app_router()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def client(router: respx.MockRouter, clock: FakeClock) -> Iterator[AppServerClient]:
-    with app_client(router, clock) as client:
-        yield client
-
-
 # One request per endpoint -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    call: Callable[[AppServerClient], Any]
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    json_body: Any
-    answer: Any
-    check: Callable[[Any], bool]
 
 
 SPEC = {"id": "ghcr.io/openhands/agent-server:1.58.2-python", "working_dir": "/workspace/project"}
@@ -442,16 +412,10 @@ ENDPOINTS = {
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS.values(), ids=ENDPOINTS.keys())
 def test_each_endpoint_sends_the_documented_request(
-    client: AppServerClient, router: respx.MockRouter, endpoint: Endpoint
+    client: AppServerClient, router: respx.MockRouter, endpoint: Endpoint[AppServerClient]
 ) -> None:
-    route = router.request(endpoint.method, endpoint.path).respond(json=endpoint.answer)
-    result = endpoint.call(client)
-    assert route.call_count == 1
-    request = route.calls.last.request
+    request = call_endpoint(client, router, endpoint)
     assert request.url.path == f"/api/v1{endpoint.path}"
-    assert query(request) == endpoint.query
-    assert body(request) == endpoint.json_body
-    assert endpoint.check(result)
 
 
 def test_ids_with_url_special_characters_are_escaped(

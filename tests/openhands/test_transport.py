@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -35,28 +34,11 @@ from tests.openhands.support import (
     WALL_START,
     FakeClock,
     app_client,
-    app_router,
     conversation_json,
     task_json,
 )
 
 USER = {"id": "u1", "email": "a@example.test", "org_id": "o1", "org_name": "Org", "role": "admin"}
-
-
-@pytest.fixture
-def router() -> respx.MockRouter:
-    return app_router()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def client(router: respx.MockRouter, clock: FakeClock) -> Iterator[AppServerClient]:
-    with app_client(router, clock) as client:
-        yield client
 
 
 # Headers and base URL ---------------------------------------------------------------------
