@@ -11,8 +11,10 @@ _PATTERNS = [
     (re.compile(r"sk-oh-[A-Za-z0-9_\-]+"), "sk-oh-[redacted]"),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]+"), r"\1[redacted]"),
     (
-        re.compile(r"(?i)((?:x-session-api-key|session_api_key|api_key|tkn)[\"']?\s*[:=]\s*[\"']?)"
-                   r"[^\s\"'&,}]+"),
+        re.compile(
+            r"(?i)((?:x-session-api-key|session_api_key|api_key|tkn)[\"']?\s*[:=]\s*[\"']?)"
+            r"[^\s\"'&,}]+"
+        ),
         r"\1[redacted]",
     ),
 ]

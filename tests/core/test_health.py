@@ -42,7 +42,9 @@ def test_pages_redirect_anonymous_users_to_login(client):
 
 @pytest.mark.django_db
 def test_htmx_requests_get_403_with_a_client_redirect_not_a_login_form(client):
-    response = client.get("/", headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/x?y=1"})
+    response = client.get(
+        "/", headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/x?y=1"}
+    )
     assert response.status_code == 403
     assert response["HX-Redirect"] == "/login/?next=/x%3Fy%3D1"
     assert b"<form" not in response.content
