@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.personas",
     "tests.peers.fake_fixtures",
     "tests.peers.browser_fixtures",
+    "tests.peers.live_fixtures",
 ]
 
 
