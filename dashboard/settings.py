@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "apps.core",
     "apps.accounts",
+    "apps.conversations",
+    "apps.sandboxes",
+    "apps.sync",
 ]
 
 MIDDLEWARE = [
@@ -152,10 +155,24 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Sync (apps.sync): how often each account is mirrored, and how gently.
+SYNC_INTERVAL_SECONDS = env.float("SYNC_INTERVAL_SECONDS", 60.0, minimum=5.0)
+SYNC_RECONCILE_INTERVAL_SECONDS = env.float("SYNC_RECONCILE_INTERVAL_SECONDS", 3600.0, minimum=60.0)
+SYNC_CURSOR_OVERLAP_SECONDS = env.float("SYNC_CURSOR_OVERLAP_SECONDS", 120.0, minimum=0.0)
+SYNC_RATE_PER_MINUTE = env.float("SYNC_RATE_PER_MINUTE", 80.0, minimum=1.0)
+SYNC_RATE_BURST = env.int("SYNC_RATE_BURST", 8, minimum=1)
+SYNC_RATE_MAX_WAIT_SECONDS = env.float("SYNC_RATE_MAX_WAIT_SECONDS", 120.0, minimum=0.0)
+SYNC_LOCK_SECONDS = env.float("SYNC_LOCK_SECONDS", 600.0, minimum=30.0)
+SYNC_AUTH_PROBE_SECONDS = env.float("SYNC_AUTH_PROBE_SECONDS", 3600.0, minimum=60.0)
+SYNC_AGENT_PROBE_SECONDS = env.float("SYNC_AGENT_PROBE_SECONDS", 300.0, minimum=0.0)
 CELERY_BEAT_SCHEDULE = {
     "record-beat-heartbeat": {
         "task": "apps.core.tasks.heartbeat",
         "schedule": env.float("HEARTBEAT_INTERVAL_SECONDS", 30.0, minimum=1.0),
+    },
+    "sync-all-accounts": {
+        "task": "apps.sync.tasks.sync_all_accounts",
+        "schedule": SYNC_INTERVAL_SECONDS,
     },
 }
 

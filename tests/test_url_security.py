@@ -68,6 +68,7 @@ class World:
 URL_OBJECTS: dict[str, Callable[[World], Any]] = {
     "accounts:pk": lambda world: world.account.pk,
     "accounts:member_pk": lambda world: world.membership.pk,
+    "sync:pk": lambda world: world.account.pk,
 }
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from apps.core import health
 from apps.core.models import Heartbeat
+from apps.sync.health import troubles_for
 
 
 @require_GET
@@ -37,10 +38,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def pipeline_status(request: HttpRequest) -> HttpResponse:
-    """Render the navigation badge saying whether beat and a worker are alive (polled)."""
+    """Render the navigation badges: are beat and a worker alive, is any sync failing or stale."""
     age = Heartbeat.age_seconds("pipeline")
     stale_after = 3 * settings.CELERY_BEAT_SCHEDULE["record-beat-heartbeat"]["schedule"]
-    context = {"age": age, "healthy": age is not None and age <= stale_after}
+    context = {
+        "age": age,
+        "healthy": age is not None and age <= stale_after,
+        "sync": troubles_for(request.user),
+    }
     return render(request, "core/_pipeline_status.html", context)
 
 

@@ -596,6 +596,17 @@ class AppServerClient(TransportClient):
         """Return the caller (on the Cloud: with the effective organization and role)."""
         return self._http.call("GET", "/users/me", shapes.record(User))
 
+    # Raw reads ----------------------------------------------------------------------------
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Return the parsed JSON of a GET below /api/v1, without building records.
+
+        For callers that must judge items one by one: the sync records and skips one malformed
+        record instead of losing the 99 good ones on its page. Retries, error mapping and secret
+        scrubbing are the same as for every other call.
+        """
+        return self._http.call("GET", path, _as_parsed, params=params)
+
     # Helpers ------------------------------------------------------------------------------
 
     def _sandbox_action(self, sandbox_id: str, action: str) -> bool:
@@ -749,3 +760,7 @@ def _describe_unfinished(conversation: Conversation) -> str:
     if conversation.sandbox_status and conversation.sandbox_status != "RUNNING":
         text += f" (its sandbox is {conversation.sandbox_status}; resume it to let it finish)"
     return text
+
+
+def _as_parsed(data: Any) -> Any:
+    return data

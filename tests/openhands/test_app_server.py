@@ -864,3 +864,15 @@ def test_a_download_into_a_missing_folder_fails_before_the_request(
     with pytest.raises(IsADirectoryError):
         client.download_conversation(CONVERSATION_ID, tmp_path)
     assert router.calls.call_count == 0
+
+
+def test_get_json_returns_the_raw_answer_with_the_usual_error_mapping(
+    client: AppServerClient, router: respx.MockRouter
+) -> None:
+    page = {"items": [{"id": 12345}, {"title": "no id"}], "next_page_id": None}
+    route = router.get("/app-conversations/search").respond(json=page)
+    assert client.get_json("/app-conversations/search", {"limit": 100}) == page
+    assert route.calls.last.request.url.params["limit"] == "100"
+    router.get("/sandboxes/search").respond(text="<html>app</html>", content_type="text/html")
+    with pytest.raises(NotJSONError):
+        client.get_json("/sandboxes/search")

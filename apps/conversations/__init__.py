@@ -1,0 +1,1 @@
+"""The local mirror of every Cloud account's conversations (written by apps.sync)."""

@@ -1,0 +1,1 @@
+"""The local mirror of every Cloud account's sandboxes (written by apps.sync)."""
