@@ -250,7 +250,7 @@ DEMO_CONVERSATIONS = (
         None,
         2 * DAY - 90,
         2,
-        6,
+        7,
         "idle",
         2,
     ),

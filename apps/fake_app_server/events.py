@@ -2,10 +2,14 @@
 
 Nothing here is stored: event ``j`` of run ``r`` of a conversation is rebuilt from the world seed,
 the conversation id and ``(r, j)`` whenever it is asked for, so a conversation can have thousands
-of events (or a zip hundreds of megabytes) at no memory cost. A run is laid out as a prefix (state
-snapshot, the user's message), a repeating middle (terminal and editor actions with their
-observations, thoughts, stats updates, agent messages) and a tail that depends on how the run
-ends (a ``FinishAction`` for ``finished``, an ``AgentErrorEvent`` for ``error``...).
+of events (or a zip hundreds of megabytes) at no memory cost. A run follows the agent server's
+sequence (checked against the real server by tests/live/test_app_server_contract.py): a prefix
+(on the first run a state snapshot and the system prompt, then the user's message and the status
+change to ``running``), a repeating middle (terminal and editor actions with their observations,
+thoughts, stats updates, agent replies each streamed first as ``StreamingDeltaEvent`` chunks) and
+a tail that depends on how the run ends (a ``FinishAction`` for ``finished``, an
+``AgentErrorEvent`` for ``error``...) and closes, whatever the ending, with the final status and
+a fresh state snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.fake_app_server.ids import stable_token, stable_uuid
-from apps.fake_app_server.model import Run
+from apps.fake_app_server.model import LLM_PROXY_URL, MASKED_VALUE, Run
 from apps.fake_app_server.timeutil import format_naive
 
 # The values `kind__eq` accepts (the Cloud OpenAPI enum).
@@ -51,13 +55,16 @@ WORKSPACE = "/workspace/project"
 
 STEP_KINDS = {
     "full_state": "ConversationStateUpdateEvent",
+    "system_prompt": "SystemPromptEvent",
     "user_message": "MessageEvent",
+    "last_user_message": "ConversationStateUpdateEvent",
     "state_running": "ConversationStateUpdateEvent",
     "terminal_action": "ActionEvent",
     "terminal_observation": "ObservationEvent",
     "edit_action": "ActionEvent",
     "edit_observation": "ObservationEvent",
     "stats": "ConversationStateUpdateEvent",
+    "reply_delta": "StreamingDeltaEvent",
     "agent_message": "MessageEvent",
     "think_action": "ActionEvent",
     "think_observation": "ObservationEvent",
@@ -68,31 +75,51 @@ STEP_KINDS = {
     "finish_observation": "ObservationEvent",
     "risky_action": "ActionEvent",
     "state_final": "ConversationStateUpdateEvent",
+    "closing_state": "ConversationStateUpdateEvent",
 }
-FIRST_RUN_PREFIX = ("full_state", "user_message", "state_running")
-LATER_RUN_PREFIX = ("user_message", "state_running")
+FIRST_RUN_PREFIX = (
+    "full_state",
+    "system_prompt",
+    "user_message",
+    "last_user_message",
+    "state_running",
+)
+LATER_RUN_PREFIX = ("user_message", "last_user_message", "state_running")
+# The real server stores the LLM's streamed chunks too: an empty opening one, then the text.
+REPLY_CHUNKS = 3
+REPLY_STREAM = ("reply_delta",) * (REPLY_CHUNKS + 1)
 MIDDLE_CYCLE = (
     "terminal_action",
     "terminal_observation",
     "edit_action",
     "edit_observation",
     "stats",
+    *REPLY_STREAM,
     "agent_message",
     "think_action",
     "think_observation",
 )
 # A long trajectory with big outputs: mostly commands and what they printed.
 BULKY_MIDDLE_CYCLE = ("terminal_action", "terminal_observation")
+# The agent server ends every run, however it stopped, with the status and a full snapshot.
+TURN_END = ("state_final", "closing_state")
 TAILS = {
-    "finished": ("summary_message", "finish_action", "finish_observation", "state_final"),
-    "error": ("agent_error", "state_final"),
-    "waiting_for_confirmation": ("risky_action", "state_final"),
-    "stuck": ("state_final",),
-    "idle": ("state_final",),
-    "paused": ("state_final",),
+    "finished": (
+        *REPLY_STREAM,
+        "summary_message",
+        "finish_action",
+        "finish_observation",
+        *TURN_END,
+    ),
+    "error": ("agent_error", *TURN_END),
+    "waiting_for_confirmation": ("risky_action", *TURN_END),
+    "stuck": TURN_END,
+    "idle": TURN_END,
+    "paused": TURN_END,
 }
+REPLY_STEPS = ("agent_message", "summary_message")
 # Middle positions of the special events (the second terminal observation, the first stats).
-AGENT_ERROR_MIDDLE_POSITION = 9
+AGENT_ERROR_MIDDLE_POSITION = len(MIDDLE_CYCLE) + 1
 QUANTUM_MIDDLE_POSITION = 4
 
 COMMANDS = (
@@ -166,6 +193,89 @@ AGENT_ERRORS = (
     "File /workspace/project/src/worker.py not found. Did you mean src/workers.py?",
 )
 
+SYSTEM_PROMPT = (
+    "<ROLE>\nYou are OpenHands agent, a helpful AI assistant that can interact with a computer "
+    "to solve tasks. Be thorough, methodical, and prioritize quality over speed.\n</ROLE>\n\n"
+    "<FILE_SYSTEM_GUIDELINES>\n* Do not assume a path is relative to the working directory: "
+    "locate the file first.\n* Edit files in place instead of creating new versions.\n"
+    "</FILE_SYSTEM_GUIDELINES>\n\n<VERSION_CONTROL>\n* Never push to the main branch or "
+    "force-push unless the user asks for it.\n</VERSION_CONTROL>"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the agent announces in its system prompt (a ToolDefinition)."""
+
+    title: str
+    kind: str
+    action_type: str
+    description: str
+    read_only: bool = False
+    destructive: bool = False
+    open_world: bool = False
+
+    def definition(self) -> dict[str, Any]:
+        """Return the tool's JSON as the SystemPromptEvent lists it."""
+        return {
+            "description": self.description,
+            "action_type": self.action_type,
+            "observation_type": self.action_type.removesuffix("Action") + "Observation",
+            "annotations": {
+                "title": self.title,
+                "readOnlyHint": self.read_only,
+                "destructiveHint": self.destructive,
+                "idempotentHint": self.read_only,
+                "openWorldHint": self.open_world,
+            },
+            "meta": None,
+            "kind": self.kind,
+            "title": self.title,
+        }
+
+
+# The tools the user's settings enable (the full_state lists these) ...
+USER_TOOLS = (
+    ToolSpec(
+        "terminal",
+        "TerminalTool",
+        "TerminalAction",
+        "Execute a shell command in the terminal within a persistent shell session.",
+        destructive=True,
+        open_world=True,
+    ),
+    ToolSpec(
+        "file_editor",
+        "FileEditorTool",
+        "FileEditorAction",
+        "Custom editing tool for viewing, creating and editing files in plain-text format.",
+        destructive=True,
+    ),
+    ToolSpec(
+        "task_tracker",
+        "TaskTrackerTool",
+        "TaskTrackerAction",
+        "This tool provides structured task management capabilities for development workflows.",
+    ),
+)
+# ... and the ones every agent has.
+BUILT_IN_TOOLS = (
+    ToolSpec(
+        "finish",
+        "FinishTool",
+        "FinishAction",
+        "Signals the completion of the current task or conversation.",
+        read_only=True,
+    ),
+    ToolSpec(
+        "think",
+        "ThinkTool",
+        "ThinkAction",
+        "Use the tool to think about something. It will not obtain new information.",
+        read_only=True,
+    ),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class EventRef:
@@ -186,8 +296,8 @@ def step_type(run: Run, position: int) -> str:
     tail = TAILS[run.final_status]
     room = count - len(prefix)
     if room < len(tail):
-        # Too short for the whole tail: keep only the final status update, never half a pair.
-        tail = ("state_final",)
+        # Too short for the whole tail: keep only how the turn ends, never half an action pair.
+        tail = TURN_END if room >= len(TURN_END) else TURN_END[:1]
     if position >= count - len(tail):
         return tail[position - (count - len(tail))]
     middle = position - len(prefix)
@@ -418,6 +528,13 @@ class _EventBuilder:
     # -- prefix --------------------------------------------------------------------------------
 
     def _full_state(self) -> dict[str, Any]:
+        return self._snapshot("idle")
+
+    def _closing_state(self) -> dict[str, Any]:
+        return self._snapshot(self.run.final_status)
+
+    def _snapshot(self, execution_status: str) -> dict[str, Any]:
+        """Return a ``full_state`` update: the whole conversation state (secrets masked)."""
         return self._state_update(
             "full_state",
             {
@@ -426,25 +543,37 @@ class _EventBuilder:
                     "kind": "Agent",
                     "llm": {
                         "model": self.timeline.llm_model,
-                        "api_key": "**********",
-                        "base_url": "https://llm-proxy.app.all-hands.dev",
+                        "api_key": MASKED_VALUE,
+                        "base_url": LLM_PROXY_URL,
                     },
-                    "tools": [
-                        {"name": "terminal"},
-                        {"name": "file_editor"},
-                        {"name": "task_tracker"},
-                    ],
+                    "tools": [{"name": tool.title, "params": {}} for tool in USER_TOOLS],
                 },
                 "workspace": {"kind": "LocalWorkspace", "working_dir": WORKSPACE},
-                "execution_status": "idle",
+                "execution_status": execution_status,
                 "confirmation_policy": {"kind": "NeverConfirm"},
                 "max_iterations": 500,
-                "secret_registry": {"secret_sources": {"GITHUB_TOKEN": "**********"}},
+                "secret_registry": {"secret_sources": {"GITHUB_TOKEN": MASKED_VALUE}},
             },
         )
 
+    def _system_prompt(self) -> dict[str, Any]:
+        started = self.run.started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {
+            **self._base("agent"),
+            "system_prompt": text_content(SYSTEM_PROMPT),
+            "tools": [tool.definition() for tool in (*USER_TOOLS, *BUILT_IN_TOOLS)],
+            "dynamic_context": text_content(
+                f"<CURRENT_DATETIME>\nThe current date and time is: {started}\n</CURRENT_DATETIME>"
+            ),
+            "kind": "SystemPromptEvent",
+        }
+
     def _user_message(self) -> dict[str, Any]:
         return self._message("user", "user", self.run.message)
+
+    def _last_user_message(self) -> dict[str, Any]:
+        message_id = self.timeline.event_id(self.ref.run_index, self.ref.position - 1)
+        return self._state_update("last_user_message_id", message_id)
 
     def _state_running(self) -> dict[str, Any]:
         return self._state_update("execution_status", "running")
@@ -545,8 +674,30 @@ class _EventBuilder:
         }
         return self._state_update("stats", {"usage_to_metrics": {"agent": usage}})
 
+    def _reply_delta(self) -> dict[str, Any]:
+        """Return one streamed chunk of the agent reply that follows the stream."""
+        reply_position = self.ref.position
+        while step_type(self.run, reply_position) == "reply_delta":
+            reply_position += 1
+        chunk = len(REPLY_STREAM) - (reply_position - self.ref.position)
+        text = self._reply_text(reply_position)
+        # The opening chunk is empty; the others cut the text in REPLY_CHUNKS slices.
+        start, end = (len(text) * max(0, index) // REPLY_CHUNKS for index in (chunk - 1, chunk))
+        return {
+            **self._base("agent"),
+            "content": text[start:end],
+            "reasoning_content": None,
+            "kind": "StreamingDeltaEvent",
+        }
+
+    def _reply_text(self, position: int) -> str:
+        """Return the text of the agent reply at ``position`` (also when the stream was cut)."""
+        if step_type(self.run, position) == "summary_message":
+            return self._summary()
+        return self.timeline.content_rng(self.ref.run_index, position).choice(AGENT_MESSAGES)
+
     def _agent_message(self) -> dict[str, Any]:
-        return self._message("agent", "assistant", self.rng.choice(AGENT_MESSAGES))
+        return self._message("agent", "assistant", self._reply_text(self.ref.position))
 
     def _think_action(self) -> dict[str, Any]:
         action = {"thought": self.rng.choice(THOUGHTS), "kind": "ThinkAction"}

@@ -29,6 +29,10 @@ START_TASK_STATUSES = (
 )
 TERMINAL_EXECUTION_STATUSES = ("finished", "error", "stuck")
 RUN_FINAL_STATUSES = ("finished", "error", "stuck", "idle", "paused", "waiting_for_confirmation")
+DEFAULT_LLM_MODEL = "litellm_proxy/claude-sonnet-4-5-20250929"
+LLM_PROXY_URL = "https://llm-proxy.app.all-hands.dev"
+# How the real server shows a stored secret (an LLM key, a provider token): never in clear.
+MASKED_VALUE = "**********"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +138,7 @@ class Conversation:
     git_provider: str | None = None
     trigger: str | None = "gui"
     pr_number: list[int] = field(default_factory=list)
-    llm_model: str | None = "litellm_proxy/claude-sonnet-4-5-20250929"
+    llm_model: str | None = DEFAULT_LLM_MODEL
     agent_kind: str = "openhands"
     tags: dict[str, str] = field(default_factory=dict)
     parent_conversation_id: str | None = None

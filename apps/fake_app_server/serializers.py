@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from apps.fake_app_server.ids import stable_token
-from apps.fake_app_server.model import Conversation, Sandbox, SandboxSpec, StartTask, User
+from apps.fake_app_server.model import (
+    DEFAULT_LLM_MODEL,
+    LLM_PROXY_URL,
+    MASKED_VALUE,
+    Conversation,
+    Sandbox,
+    SandboxSpec,
+    StartTask,
+    User,
+)
 from apps.fake_app_server.store import Store
 from apps.fake_app_server.timeutil import format_aware
 
@@ -191,7 +200,15 @@ def user_json(user: User) -> dict[str, Any]:
         "git_user_email": user.email,
         "git_full_clone": False,
         "v1_enabled": True,
-        "agent_settings": {"agent": "CodeActAgent"},
+        "agent_settings": {
+            "agent": "CodeActAgent",
+            # The user's LLM settings, with the stored key masked like the real server does.
+            "llm": {
+                "model": DEFAULT_LLM_MODEL,
+                "base_url": LLM_PROXY_URL,
+                "api_key": MASKED_VALUE,
+            },
+        },
         "sandbox_grouping_strategy": "NO_GROUPING",
         "default_sandbox_spec_id": None,
         "active_agent_profile_id": None,

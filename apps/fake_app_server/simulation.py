@@ -18,8 +18,16 @@ from typing import Any
 
 from apps.fake_app_server.config import ScenarioParams
 from apps.fake_app_server.data import DEFAULT_SPEC_ID, VOLUME_REPOSITORIES, VOLUME_TOPICS
+from apps.fake_app_server.events import FIRST_RUN_PREFIX
 from apps.fake_app_server.ids import normalize_uuid
-from apps.fake_app_server.model import START_TASK_STATUSES, Conversation, Run, Sandbox, StartTask
+from apps.fake_app_server.model import (
+    DEFAULT_LLM_MODEL,
+    START_TASK_STATUSES,
+    Conversation,
+    Run,
+    Sandbox,
+    StartTask,
+)
 from apps.fake_app_server.serializers import runtime_url
 from apps.fake_app_server.store import Store
 
@@ -217,7 +225,7 @@ class Simulation:
             git_provider=request.get("git_provider") or ("github" if repository else None),
             trigger=request.get("trigger") or "openhands_api",
             pr_number=list(request.get("pr_number") or []),
-            llm_model=request.get("llm_model") or "litellm_proxy/claude-sonnet-4-5-20250929",
+            llm_model=request.get("llm_model") or DEFAULT_LLM_MODEL,
             public=request.get("public"),
             tags={"repo_name": repository} if repository else {},
         )
@@ -230,11 +238,11 @@ class Simulation:
     @staticmethod
     def _first_run(at: datetime, message: str | None, run_agent: bool) -> Run:
         if not run_agent:
-            # Only the state snapshot and the message: the agent waits.
+            # Only the state snapshot, the system prompt and the message: the agent waits.
             return Run(
                 started_at=at,
                 planned_end=at,
-                planned_count=2,
+                planned_count=FIRST_RUN_PREFIX.index("user_message") + 1,
                 final_status="idle",
                 message=message or "",
                 first=True,

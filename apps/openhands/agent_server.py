@@ -40,6 +40,39 @@ SERVER_DEFAULT_COMMAND_TIMEOUT = 300
 # `execute_bash_command` answers only when the command ends: give the HTTP read that much more.
 COMMAND_TIMEOUT_MARGIN = 30.0
 FILE_NOT_FOUND_DETAIL = "File not found"
+# What the agent server's 503 says when it runs without VS Code (`enable_vscode=false`).
+VSCODE_DISABLED_DETAIL = "vscode is disabled"
+
+# The module of each event class in the SDK (identical in 1.34.0 and 1.58.2). Before 1.58 the
+# agent server matches the events `kind` filter against the full class path only: 1.34.0, the
+# one inside openhands-ai 1.11 sandboxes, answers [] for "MessageEvent". 1.58 accepts both the
+# bare name and the path, so the client always sends the path. This keeps filtering, paging
+# and counting on the server (filtering pages client-side would make a count read every event
+# and pages come back short). Names not listed here are sent as given: a kind newer than this
+# table only exists on servers that accept bare names.
+_SDK_EVENTS = "openhands.sdk.event"
+EVENT_CLASS_MODULES = {
+    "ACPToolCallEvent": f"{_SDK_EVENTS}.acp_tool_call",
+    "ActionEvent": f"{_SDK_EVENTS}.llm_convertible.action",
+    "AgentErrorEvent": f"{_SDK_EVENTS}.llm_convertible.observation",
+    "Condensation": f"{_SDK_EVENTS}.condenser",
+    "CondensationRequest": f"{_SDK_EVENTS}.condenser",
+    "CondensationSummaryEvent": f"{_SDK_EVENTS}.condenser",
+    "ConversationErrorEvent": f"{_SDK_EVENTS}.conversation_error",
+    "ConversationStateUpdateEvent": f"{_SDK_EVENTS}.conversation_state",
+    "HookExecutionEvent": f"{_SDK_EVENTS}.hook_execution",
+    "InterruptEvent": f"{_SDK_EVENTS}.user_action",
+    "LLMCompletionLogEvent": f"{_SDK_EVENTS}.llm_completion_log",
+    "MessageEvent": f"{_SDK_EVENTS}.llm_convertible.message",
+    "ObservationEvent": f"{_SDK_EVENTS}.llm_convertible.observation",
+    "PauseEvent": f"{_SDK_EVENTS}.user_action",
+    "SecurityAnalysisEvent": f"{_SDK_EVENTS}.security",
+    "ServerErrorEvent": "openhands.agent_server.models",
+    "StreamingDeltaEvent": f"{_SDK_EVENTS}.streaming_delta",
+    "SystemPromptEvent": f"{_SDK_EVENTS}.llm_convertible.system",
+    "TokenEvent": f"{_SDK_EVENTS}.token",
+    "UserRejectObservation": f"{_SDK_EVENTS}.llm_convertible.observation",
+}
 
 AGENT_SERVER_NAMES = ServiceNames(
     service="agent server",
@@ -271,13 +304,26 @@ class AgentServerClient(TransportClient):
     def vscode_url(
         self, *, base_url: str | None = None, workspace_dir: str | None = None
     ) -> str | None:
-        """Return the VS Code link (it embeds the session key: never log or store it)."""
-        answer = self._http.call(
-            "GET",
-            "/api/vscode/url",
-            shapes.json_object,
-            params={"base_url": base_url, "workspace_dir": workspace_dir},
-        )
+        """Return the VS Code link (it embeds the session key: never log or store it).
+
+        Return None when VS Code is not running (`{"url": null}`) or is disabled on the server
+        (503 "VSCode is disabled"); any other failure raises.
+        """
+        try:
+            answer = self._http.call(
+                "GET",
+                "/api/vscode/url",
+                shapes.json_object,
+                params={"base_url": base_url, "workspace_dir": workspace_dir},
+                # "Disabled" is the server's configuration, not a passing fault: asking again
+                # would only delay the answer by the retry back-off.
+                max_retries=0,
+            )
+        except OpenHandsError as exc:
+            if _vscode_disabled(exc):
+                logger.info("VS Code is disabled on the agent server at %s", self.base_url)
+                return None
+            raise
         url = answer.get("url")
         return url if isinstance(url, str) and url else None
 
@@ -289,21 +335,29 @@ class AgentServerClient(TransportClient):
         limit: int = 100,
         page_id: str | None = None,
     ) -> Page[Event]:
-        """Return one page of a conversation's events, live from the agent server."""
+        """Return one page of a conversation's events, live from the agent server.
+
+        `kind` is an event kind ("MessageEvent") or an SDK class path; both work on every
+        server version.
+        """
         return self._http.call(
             "GET",
             f"/api/conversations/{_segment(conversation_id)}/events/search",
             shapes.page(shapes.record(Event)),
-            params={"kind": kind, "limit": check_limit(limit), "page_id": page_id},
+            params={
+                "kind": qualified_event_kind(kind),
+                "limit": check_limit(limit),
+                "page_id": page_id,
+            },
         )
 
     def count_conversation_events(self, conversation_id: str, *, kind: str | None = None) -> int:
-        """Return how many events a conversation has on the agent server."""
+        """Return how many events (of `kind`, as in search) a conversation has on the server."""
         return self._http.call(
             "GET",
             f"/api/conversations/{_segment(conversation_id)}/events/count",
             shapes.count,
-            params={"kind": kind},
+            params={"kind": qualified_event_kind(kind)},
         )
 
     # Helpers ------------------------------------------------------------------------------
@@ -384,6 +438,21 @@ class _CountingReader:
         data = self._stream.read(size)
         self.count += len(data)
         return data
+
+
+def qualified_event_kind(kind: str | None) -> str | None:
+    """Return the SDK class path of an event kind, which every agent server's filter accepts.
+
+    A class path, or a kind this client does not know, is returned as given.
+    """
+    if kind is None:
+        return None
+    module = EVENT_CLASS_MODULES.get(kind.strip())
+    return f"{module}.{kind.strip()}" if module else kind
+
+
+def _vscode_disabled(exc: OpenHandsError) -> bool:
+    return exc.status_code == 503 and VSCODE_DISABLED_DETAIL in (exc.detail or "").lower()
 
 
 def _route_missing(exc: OpenHandsError) -> bool:

@@ -45,9 +45,11 @@ def test_a_running_conversation_finishes_as_time_passes(
     assert after["updated_at"] > before["updated_at"]
     assert after["metrics"]["accumulated_cost"] > before["metrics"]["accumulated_cost"]
     assert api.get(f"{events_path}/count").json() == 40 > count_before
-    last = api.get(f"{events_path}/search", params={"sort_order": "TIMESTAMP_DESC", "limit": 1})
-    final_event = last.json()["items"][0]
-    assert (final_event["key"], final_event["value"]) == ("execution_status", "finished")
+    last = api.get(f"{events_path}/search", params={"sort_order": "TIMESTAMP_DESC", "limit": 2})
+    snapshot, final_status = last.json()["items"]
+    # Like the agent server: the final status, then a full snapshot that agrees with it.
+    assert (final_status["key"], final_status["value"]) == ("execution_status", "finished")
+    assert (snapshot["key"], snapshot["value"]["execution_status"]) == ("full_state", "finished")
 
 
 def test_an_idle_running_sandbox_pauses_and_its_conversations_lose_live_fields(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -29,6 +31,20 @@ def all_events(world, now: datetime) -> list[dict]:
         )
         events += [timeline.build(ref) for ref in timeline.refs()]
     return events
+
+
+def events_by_run(world, conversation, now: datetime) -> list[list[dict]]:
+    timeline = EventTimeline(
+        seed=world_seed(world.seed),
+        conversation_id=conversation.id,
+        llm_model=conversation.llm_model,
+        runs=conversation.runs,
+        now=now,
+    )
+    runs: list[list[dict]] = [[] for _ in conversation.runs]
+    for ref in timeline.refs():
+        runs[ref.run_index].append(timeline.build(ref))
+    return runs
 
 
 def fingerprint(world) -> str:
@@ -64,6 +80,8 @@ def test_demo_covers_every_event_kind_the_dashboard_renders() -> None:
         "ObservationEvent",
         "AgentErrorEvent",
         "ConversationStateUpdateEvent",
+        "SystemPromptEvent",
+        "StreamingDeltaEvent",
         UNKNOWN_FUTURE_KIND,
     } <= kinds
     actions = {event["action"]["kind"] for event in events if event["kind"] == "ActionEvent"}
@@ -75,7 +93,7 @@ def test_demo_covers_every_event_kind_the_dashboard_renders() -> None:
     state_keys = {
         event["key"] for event in events if event["kind"] == "ConversationStateUpdateEvent"
     }
-    assert {"full_state", "execution_status", "stats"} <= state_keys
+    assert {"full_state", "execution_status", "stats", "last_user_message_id"} <= state_keys
     assert sum(event["kind"] == UNKNOWN_FUTURE_KIND for event in events) == 1
     sources = {event["source"] for event in events}
     assert {"user", "agent", "environment"} <= sources
@@ -88,6 +106,73 @@ def test_demo_covers_every_event_kind_the_dashboard_renders() -> None:
     assert all(
         edit["observation"]["old_content"] != edit["observation"]["new_content"] for edit in edits
     )
+
+
+def test_every_run_follows_the_agent_server_sequence() -> None:
+    world = generate_world(ScenarioParams(scenario="demo"), START, user_count=1)
+    checked_runs = 0
+    for conversation in world.conversations:
+        for run_index, events in enumerate(events_by_run(world, conversation, LATER)):
+            run = conversation.runs[run_index]
+            opening = [(event["kind"], event["source"]) for event in events[:3]]
+            if run.first:
+                assert opening == [
+                    ("ConversationStateUpdateEvent", "environment"),
+                    ("SystemPromptEvent", "agent"),
+                    ("MessageEvent", "user"),
+                ]
+                assert events[0]["key"] == "full_state"
+                assert {"terminal", "file_editor", "finish"} <= {
+                    tool["title"] for tool in events[1]["tools"]
+                }
+            else:
+                assert opening[0] == ("MessageEvent", "user")
+            if run.cut_at is None and len(events) == run.planned_count:
+                final_status, snapshot = events[-2:]
+                assert (final_status["key"], final_status["value"]) == (
+                    "execution_status",
+                    run.final_status,
+                )
+                assert snapshot["key"] == "full_state"
+                assert snapshot["value"]["execution_status"] == run.final_status
+                checked_runs += 1
+    assert checked_runs >= 10
+
+
+def test_streamed_chunks_spell_out_each_agent_reply() -> None:
+    world = generate_world(ScenarioParams(scenario="demo"), START, user_count=1)
+    events = all_events(world, LATER)
+    replies = 0
+    for position, event in enumerate(events):
+        if event["kind"] != "MessageEvent" or event["source"] != "agent":
+            continue
+        stream_start = position
+        while events[stream_start - 1]["kind"] == "StreamingDeltaEvent":
+            stream_start -= 1
+        chunks = [delta["content"] for delta in events[stream_start:position]]
+        assert len(chunks) >= 4
+        assert chunks[0] == ""
+        assert "".join(chunks) == event["llm_message"]["content"][0]["text"]
+        replies += 1
+    assert replies >= 10
+
+
+def test_streamed_chunks_are_searched_counted_and_zipped_alike(
+    fake_app_server: FakeAppServer, api: httpx.Client
+) -> None:
+    fake_app_server.freeze_clock()
+    conversation = api.get("/app-conversations/search", params={"limit": 1}).json()["items"][0]
+    events_path = f"/conversation/{conversation['id']}/events"
+    only_deltas = {"kind__eq": "StreamingDeltaEvent", "limit": 100}
+
+    searched = api.get(f"{events_path}/search", params=only_deltas).json()["items"]
+    counted = api.get(f"{events_path}/count", params={"kind__eq": "StreamingDeltaEvent"}).json()
+    download = api.get(f"/app-conversations/{conversation['id']}/download")
+    archive = zipfile.ZipFile(io.BytesIO(download.content))
+    zipped = [json.loads(archive.read(name)) for name in archive.namelist()[1:]]
+
+    assert counted == len(searched) > 0
+    assert [event for event in zipped if event["kind"] == "StreamingDeltaEvent"] == searched
 
 
 def test_demo_contains_hostile_strings_to_escape() -> None:

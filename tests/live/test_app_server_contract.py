@@ -62,6 +62,11 @@ def test_start_task_becomes_ready_and_conversation_finishes(
     assert conversation.metrics.prompt_tokens > 0
     assert conversation.pr_number == []
     assert conversation.sub_conversation_ids == []
+    # Cloud's schema says date-time (the fake sends an offset); OSS 1.11 sends naive UTC times.
+    # The client reads both as aware UTC.
+    assert first.created_at.tzinfo is not None
+    assert ready.updated_at.tzinfo is not None
+    assert ready.updated_at >= ready.created_at
 
 
 def test_search_count_and_batch_get_find_the_conversation(
@@ -225,6 +230,9 @@ def test_download_zip_holds_meta_and_every_event(
 
 def test_sandbox_pause_resume_and_delete(peer: AppServerPeer, app: AppServerClient) -> None:
     started = app.start_sandbox()
+    # Cloud (and the fake) answer STARTING at once; OSS answers RUNNING once its process sandbox
+    # is up, about 7 s later. Either way the caller waits for RUNNING.
+    assert started.status in ("STARTING", "RUNNING")
     sandbox = wait_for_sandbox_status(app, started.id, "RUNNING")
     assert sandbox.id in [item.id for item in app.search_sandboxes().items]
     assert sandbox.sandbox_spec_id
@@ -240,6 +248,8 @@ def test_sandbox_pause_resume_and_delete(peer: AppServerPeer, app: AppServerClie
     assert app.resume_sandbox(sandbox.id) is True
     resumed = wait_for_sandbox_status(app, sandbox.id, "RUNNING")
     assert resumed.agent_server_url.startswith("http")
+    # Cloud (and the fake) issue a new session key on resume; OSS keeps the old one. Callers
+    # must read the key again after a resume, which is all both promise.
     assert resumed.session_api_key
 
     # The route reads the id from the query, not from the path: without it, 422.

@@ -35,6 +35,10 @@ LEGACY_DOWNLOAD = "/api/file/download//workspace/project/notes/a%20b.txt"
 LEGACY_UPLOAD = "/api/file/upload//workspace/project/notes/a%20b.txt"
 ROUTE_MISSING = {"detail": "Not Found"}
 FILE_MISSING = {"detail": "File not found"}
+MESSAGE_EVENT_PATH = "openhands.sdk.event.llm_convertible.message.MessageEvent"
+VSCODE_DISABLED = {
+    "detail": "VSCode is disabled in configuration. Set enable_vscode=true to enable."
+}
 
 
 @pytest.fixture
@@ -190,7 +194,7 @@ ENDPOINTS = {
         lambda a: a.search_conversation_events(CONVERSATION_ID, kind="MessageEvent", limit=5),
         "GET",
         f"/api/conversations/{CONVERSATION_ID}/events/search",
-        [("kind", "MessageEvent"), ("limit", "5")],
+        [("kind", MESSAGE_EVENT_PATH), ("limit", "5")],
         None,
         page([event_json()], "5"),
         lambda result: isinstance(result.items[0], Event) and result.next_page_id == "5",
@@ -291,6 +295,68 @@ def test_bad_arguments_fail_before_any_request(
     with pytest.raises(ValueError):  # noqa: PT011 - the messages differ per argument
         call(agent)
     assert router.calls.call_count == 0
+
+
+# Conversation events and VS Code -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "sent"),
+    [
+        # Agent servers before 1.58 filter on the class path only: short names are mapped.
+        ("MessageEvent", MESSAGE_EVENT_PATH),
+        (
+            "ConversationStateUpdateEvent",
+            "openhands.sdk.event.conversation_state.ConversationStateUpdateEvent",
+        ),
+        ("ServerErrorEvent", "openhands.agent_server.models.ServerErrorEvent"),
+        (MESSAGE_EVENT_PATH, MESSAGE_EVENT_PATH),
+        # A kind newer than the client only exists on servers that accept bare names.
+        ("QuantumEntanglementEvent", "QuantumEntanglementEvent"),
+    ],
+)
+def test_event_kind_filters_are_sent_as_sdk_class_paths(
+    agent: AgentServerClient, router: respx.MockRouter, kind: str, sent: str
+) -> None:
+    events_path = f"/api/conversations/{CONVERSATION_ID}/events"
+    search = router.get(f"{events_path}/search").respond(json=page([event_json()], None))
+    count = router.get(f"{events_path}/count").respond(json=7)
+
+    assert len(agent.search_conversation_events(CONVERSATION_ID, kind=kind).items) == 1
+    assert agent.count_conversation_events(CONVERSATION_ID, kind=kind) == 7
+
+    assert search.calls.last.request.url.params["kind"] == sent
+    assert count.calls.last.request.url.params["kind"] == sent
+
+
+def test_vscode_url_is_none_at_once_when_vscode_is_disabled(
+    agent: AgentServerClient, router: respx.MockRouter, clock: FakeClock
+) -> None:
+    route = router.get("/api/vscode/url").respond(503, json=VSCODE_DISABLED)
+
+    assert agent.vscode_url() is None
+    assert route.call_count == 1
+    assert clock.waits == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503, text="upstream unavailable"),
+        httpx.Response(500, json={"detail": "Failed to get VSCode URL"}),
+    ],
+    ids=["503 from a gateway", "500"],
+)
+def test_vscode_url_raises_other_failures(
+    agent: AgentServerClient, router: respx.MockRouter, answer: httpx.Response
+) -> None:
+    router.get("/api/vscode/url").mock(return_value=answer)
+
+    with pytest.raises(ServerError) as failed:
+        agent.vscode_url()
+
+    assert failed.value.status_code == answer.status_code
+    assert SESSION_KEY not in str(failed.value)
 
 
 # Files ------------------------------------------------------------------------------------
