@@ -196,7 +196,9 @@ def test_agent_events_of_a_conversation_come_from_its_sandbox(mock_servers):
             httpx.Response(200, json={"items": [event_json(3)], "next_page_id": None}),
         ]
     )
-    mock_servers.get(f"{events_url}/count", params={"kind": "openhands.sdk.event.llm_convertible.message.MessageEvent"}).respond(json=3)
+    # Short kind names go out qualified: agent servers of 1.34 accept only the class path.
+    qualified = "openhands.sdk.event.llm_convertible.message.MessageEvent"
+    mock_servers.get(f"{events_url}/count", params={"kind": qualified}).respond(json=3)
 
     code, out, _ = run_cli("agent_search_events", CONVERSATION_ID, "--all")
     assert code == 0
