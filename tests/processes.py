@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,3 +59,38 @@ class ManagedProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
         self._log.close()
+
+
+CELERY = [sys.executable, "-m", "celery", "-A", "dashboard"]
+
+
+def celery_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """Return the environment for Celery processes that share this test's database.
+
+    On the embedded default the broker is an SQLite file: each test gets its own.
+    """
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_children(),
+        "DASHBOARD_DATA_DIR": str(tmp_path),
+        **overrides,
+    }
+    if "sqla+sqlite" in env.get("CELERY_BROKER_URL", "sqla+sqlite"):
+        env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    return env
+
+
+def start_worker(tmp_path: Path, env: dict[str, str], name: str = "worker") -> ManagedProcess:
+    return ManagedProcess(
+        [*CELERY, "worker", "--pool=solo", f"--hostname={name}@%h", "--loglevel=INFO"],
+        log_path=tmp_path / f"{name}.log",
+        env=env,
+    )
+
+
+def start_beat(tmp_path: Path, env: dict[str, str]) -> ManagedProcess:
+    return ManagedProcess(
+        [*CELERY, "beat", "--loglevel=INFO", "--schedule", str(tmp_path / "beat-schedule")],
+        log_path=tmp_path / "beat.log",
+        env=env,
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
+from kombu import Connection
 
 from apps.core.logging import redact
-from dashboard.celery import app as celery_app
 
 
 def check_database() -> str | None:
@@ -19,8 +20,14 @@ def check_database() -> str | None:
 
 
 def check_broker() -> str | None:
+    # A connection of its own, not the Celery app's pool: a probe must never change how the
+    # web process enqueues tasks.
     try:
-        with celery_app.connection_for_write() as conn:
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            connect_timeout=3,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        ) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=3)
             conn.default_channel  # noqa: B018 - opening the channel is the real probe
     except Exception as exc:  # kombu raises many transport-specific errors

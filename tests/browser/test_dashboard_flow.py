@@ -3,13 +3,10 @@ and the fake App Server, all on loopback."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.processes import ManagedProcess, database_url_for_children
+from tests.processes import celery_env, start_beat, start_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,21 +16,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def workers(tmp_path):
     """Start a real Celery worker and beat against the live server's database."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_children(),
-        "HEARTBEAT_INTERVAL_SECONDS": "1",
-        "DASHBOARD_DATA_DIR": str(tmp_path),
-    }
-    if "sqla+sqlite" in env.get("CELERY_BROKER_URL", "sqla+sqlite"):
-        env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
-    celery = [sys.executable, "-m", "celery", "-A", "dashboard"]
-    started = [
-        ManagedProcess([*celery, "worker", "--pool=solo", "--loglevel=INFO"],
-                       log_path=tmp_path / "worker.log", env=env),
-        ManagedProcess([*celery, "beat", "--schedule", str(tmp_path / "beat-schedule")],
-                       log_path=tmp_path / "beat.log", env=env),
-    ]  # fmt: skip
+    env = celery_env(tmp_path, HEARTBEAT_INTERVAL_SECONDS="1")
+    started = [start_worker(tmp_path, env), start_beat(tmp_path, env)]
     yield started
     for process in started:
         process.stop()
@@ -70,12 +54,24 @@ def test_an_administrator_adds_an_account_tests_it_and_downloads_the_audit_log(
     # A partial refresh: htmx swaps only #connection; a marker on <body> survives.
     page.evaluate("document.body.dataset.marker = 'same-page'")
     page.click("button:has-text('Test connection')")
-    page.wait_for_function(
-        "document.querySelector('#connection') &&"
-        " document.querySelector('#connection').textContent.includes('Key belongs to')"
-    )
+    page.wait_for_selector("#connection:has-text('Key belongs to')")
     assert page.evaluate("document.body.dataset.marker") == "same-page"
     screenshot(page, "account-detail")
+
+    # An action that goes through the worker: "Sync now" enqueues a task, the real worker
+    # mirrors the fake's demo data, and the polled status table turns ok without a reload.
+    page.click("text=Sync status and history")
+    page.wait_for_selector("h1:has-text('Sync')")
+    page.evaluate("document.body.dataset.marker = 'sync-page'")
+    page.click("button:has-text('Sync now')")
+    page.wait_for_selector("#sync-status .message:has-text('Sync requested')")
+    # Both resources (conversations, sandboxes) show "ok" once the worker has synced them.
+    page.locator("#sync-status tbody .badge.ok").nth(1).wait_for(timeout=60_000)
+    assert page.evaluate("document.body.dataset.marker") == "sync-page"
+    screenshot(page, "sync-status")
+    page.click("text=Overview")
+    page.wait_for_selector("h1:has-text('Overview')")
+    screenshot(page, "overview")
 
     page.click("text=Audit log >> nth=0")
     page.wait_for_selector("h1:has-text('Audit log')")

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.celery import app as celery_app
-
 
 @pytest.mark.django_db
 def test_health_answers_without_login_when_database_and_broker_are_up(client):
@@ -18,11 +16,9 @@ def test_health_answers_without_login_when_database_and_broker_are_up(client):
 
 
 @pytest.mark.django_db
-def test_health_reports_an_unreachable_broker_with_503_and_no_password(client, monkeypatch):
-    unreachable = "redis://:hunter2-broker-password@127.0.0.1:1/0"
-    # Celery reads the CELERY_BROKER_URL variable before its own configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", unreachable)
-    monkeypatch.setattr(celery_app.conf, "broker_url", unreachable)
+def test_health_reports_an_unreachable_broker_with_503_and_no_password(client, settings):
+    settings.CELERY_BROKER_URL = "redis://:hunter2-broker-password@127.0.0.1:1/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 from apps.conversations.models import Conversation
 from apps.sandboxes.models import Sandbox
-from tests.processes import ManagedProcess, database_url_for_children, wait_for
+from tests.processes import ManagedProcess, celery_env, start_beat, start_worker, wait_for
 from tests.sync.conftest import assert_mirror_matches, make_account, upstream_state
 
 
@@ -26,41 +23,26 @@ def _mirror_converged(accounts, fake) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_never_duplicate_or_lose_a_row(frozen_fake, tmp_path):
     accounts = [make_account(frozen_fake, name=f"Fake {i}", key_index=i) for i in (0, 1)]
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_children(),
-        "DASHBOARD_DATA_DIR": str(tmp_path),
-        "SYNC_INTERVAL_SECONDS": "5",
-        "SYNC_RATE_PER_MINUTE": "6000",
-        "SYNC_RATE_BURST": "100",
-        "SYNC_AGENT_PROBE_SECONDS": "0",
-        "HEARTBEAT_INTERVAL_SECONDS": "3600",
-    }
-    if "sqla+sqlite" in env.get("CELERY_BROKER_URL", "sqla+sqlite"):
-        env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
-    celery = [sys.executable, "-m", "celery", "-A", "dashboard"]
+    env = celery_env(
+        tmp_path,
+        SYNC_INTERVAL_SECONDS="5",
+        SYNC_RATE_PER_MINUTE="6000",
+        SYNC_RATE_BURST="100",
+        SYNC_AGENT_PROBE_SECONDS="0",
+        HEARTBEAT_INTERVAL_SECONDS="3600",
+    )
     workers: list[ManagedProcess] = []
     started: list[ManagedProcess] = []  # stopped by PID at the end, whatever happens
     try:
         for n in (1, 2):
-            worker = ManagedProcess(
-                [*celery, "worker", "--pool=solo", f"--hostname=sync{n}@%h", "--loglevel=INFO"],
-                log_path=tmp_path / f"worker{n}.log",
-                env=env,
-            )
+            worker = start_worker(tmp_path, env, name=f"sync{n}")
             workers.append(worker)
             started.append(worker)
             # One at a time: kombu's SQLAlchemy transport races when two workers create its
             # queue row at the same instant (a logged IntegrityError, then a retry).
             wait_for(lambda w=worker: "ready." in w.log_path.read_text(), timeout=60,
                      what=f"worker {n} ready")  # fmt: skip
-        started.append(
-            ManagedProcess(
-                [*celery, "beat", "--loglevel=INFO", "--schedule", str(tmp_path / "beat-schedule")],
-                log_path=tmp_path / "beat.log",
-                env=env,
-            )
-        )
+        started.append(start_beat(tmp_path, env))
         wait_for(lambda: _mirror_converged(accounts, frozen_fake), timeout=120,
                  what="both accounts mirrored by the workers")  # fmt: skip
         conversations, _ = upstream_state(frozen_fake)
