@@ -24,9 +24,9 @@ def test_separate_beat_and_worker_processes_run_scheduled_tasks(tmp_path):
         assert worker.process.poll() is None, worker.log_tail()
         assert beat.process.poll() is None, beat.log_tail()
         assert "Sending due task record-beat-heartbeat" in beat.log_path.read_text()
-    except AssertionError:
-        print("worker log:\n" + worker.log_tail(), "\nbeat log:\n" + beat.log_tail())
-        raise
+    except AssertionError as failure:
+        logs = f"worker log:\n{worker.log_tail()}\nbeat log:\n{beat.log_tail()}"
+        raise AssertionError(f"{failure}\n{logs}") from failure
     finally:
         beat.stop()
         worker.stop()
