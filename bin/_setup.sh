@@ -42,9 +42,9 @@ ensure_venv() {
     fi
     if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
         echo "==> installing locked dependencies from $(basename "$lock")" >&2
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-        "$VENV/bin/python" -m pip install --quiet -r "$lock" >&2
-        "$VENV/bin/python" -m pip install --quiet --no-deps -e "$PROJECT_ROOT" >&2
+        "$VENV/bin/python" -m pip install -qq --upgrade pip >&2
+        "$VENV/bin/python" -m pip install -qq -r "$lock" >&2
+        "$VENV/bin/python" -m pip install -qq --no-deps -e "$PROJECT_ROOT" >&2
         echo "$digest" >"$stamp"
     fi
     export PATH="$VENV/bin:$PATH"

@@ -17,6 +17,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +35,7 @@ __all__ = [
     "RealAgentServer",
     "RealAppServer",
     "peer_log_tails",
+    "peer_venvs",
     "real_agent_server",
     "real_app_server",
 ]
@@ -42,6 +44,7 @@ APP_SERVER_VENV = "openhands-ai-1.11.0-py3.12"
 AGENT_SERVER_VENV = "openhands-agent-server-1.58.2-py3.12"
 VENV_MARKER = ".peers-installed"  # written by bin/peers after a successful install
 LIVE_DIR = Path(__file__).resolve().parent / "live"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
 
 SERVER_START_TIMEOUT = 60.0  # both servers need 7-8 s on an idle 2-core machine
@@ -329,7 +332,29 @@ def _paced(method: Callable[..., httpx.Response], *args: Any, **kwargs: Any) -> 
 
 
 @pytest.fixture(scope="session")
-def real_app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAppServer]:
+def peer_venvs() -> Path:
+    """Install the real servers' virtual environments once (cached outside the clone).
+
+    `bin/peers` returns at once when both are built; a cold install takes about 5 minutes.
+    """
+    try:
+        built = subprocess.run(
+            [str(REPO_ROOT / "bin" / "peers")], capture_output=True, text=True, timeout=1800
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("bin/peers did not finish building the live-tier peers in 30 minutes")
+    if built.returncode != 0:
+        pytest.fail(
+            f"bin/peers could not build the live-tier peers:\n{built.stderr[-4000:]}",
+            pytrace=False,
+        )
+    return peers_cache()
+
+
+@pytest.fixture(scope="session")
+def real_app_server(
+    tmp_path_factory: pytest.TempPathFactory, peer_venvs: Path
+) -> Iterator[RealAppServer]:
     """Run the real App Server 1.11.0 with process sandboxes, a fake LLM and a shared key."""
     python = peer_python(APP_SERVER_VENV)
     root = tmp_path_factory.mktemp("real-app-server")
@@ -382,7 +407,9 @@ def real_app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAp
 
 
 @pytest.fixture(scope="session")
-def real_agent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAgentServer]:
+def real_agent_server(
+    tmp_path_factory: pytest.TempPathFactory, peer_venvs: Path
+) -> Iterator[RealAgentServer]:
     """Run the real agent server 1.58.2 with a session key, in a temporary working folder."""
     python = peer_python(AGENT_SERVER_VENV)
     root = tmp_path_factory.mktemp("real-agent-server")
