@@ -10,14 +10,13 @@ from django.views.decorators.http import require_GET
 
 from apps.core import health
 from apps.core.models import Heartbeat
+from apps.core.overview import account_summaries
 from apps.sync.health import troubles_for
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    from apps.accounts.access import accounts_for_user
-
-    return render(request, "core/home.html", {"accounts": accounts_for_user(request.user)})
+    return render(request, "core/home.html", {"summaries": account_summaries(request.user)})
 
 
 @login_not_required
