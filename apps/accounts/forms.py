@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.views.decorators.debug import sensitive_variables
 
 from apps.accounts.connection import ConnectionCheck, check_connection
-from apps.accounts.models import CloudAccount, Membership, Role
+from apps.accounts.models import CLOUD_RATE_LIMITS, CloudAccount, Membership, Role
 from apps.openhands import AuthStyle
 
 # Settings that change which server is asked, or how: changing any of them re-verifies.
@@ -32,7 +33,15 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = CloudAccount
-        fields = ["name", "base_url", "auth_style", "org_id", "enabled"]
+        fields = [
+            "name",
+            "base_url",
+            "auth_style",
+            "org_id",
+            "enabled",
+            "sync_rate_per_minute",
+            "sync_rate_burst",
+        ]
         widgets = {"base_url": forms.URLInput()}
 
     field_order = ["name", "base_url", "auth_style", "api_key", "org_id", "enabled"]
@@ -50,7 +59,23 @@ class AccountForm(forms.ModelForm):
                 "server's SESSION_API_KEY. Stored encrypted; never shown again."
             )
         self.fields["api_key"].help_text = key_help
+        self._describe_rate_defaults()
         self.connection_check: ConnectionCheck | None = None
+
+    def _describe_rate_defaults(self) -> None:
+        """Name the global defaults that a blank override falls back to."""
+        rate = self.fields["sync_rate_per_minute"]
+        rate.widget.attrs.update(min="0", step="any")
+        rate.help_text = (
+            f"Blank: the global default ({settings.SYNC_RATE_PER_MINUTE:g} per minute). "
+            f"{CLOUD_RATE_LIMITS} A self-hosted server may allow more, or less."
+        )
+        burst = self.fields["sync_rate_burst"]
+        burst.widget.attrs.update(min="1")
+        burst.help_text = (
+            "Requests the sync may send at once before it waits for the rate. Blank: the "
+            f"global default ({settings.SYNC_RATE_BURST}); keep it below the per-second limit."
+        )
 
     def clean_base_url(self) -> str:
         # The client appends /api/v1 itself; people often paste it along with the address.

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
@@ -53,6 +54,16 @@ def validate_base_url(value: str) -> None:
         raise ValidationError("The port number in the address is not valid.") from None
 
 
+def validate_positive(value: float) -> None:
+    """Reject zero and negative numbers (a rate of 0 would never let a request through)."""
+    if value <= 0:
+        raise ValidationError("Enter a number greater than 0, or leave it blank.")
+
+
+# Shown next to the rate overrides: the limits a Cloud key has, which the defaults stay below.
+CLOUD_RATE_LIMITS = "The Cloud allows 10 requests per second and 100 per minute per API key."
+
+
 class Role(models.IntegerChoices):
     """A member's power over one Cloud account; a higher value includes every lower one."""
 
@@ -85,6 +96,23 @@ class CloudAccount(models.Model):
         help_text="Optional: sent as X-Org-Id to pick one of the key owner's organizations.",
     )
     enabled = models.BooleanField(default=True)
+    # Blank means the global SYNC_RATE_PER_MINUTE / SYNC_RATE_BURST: a self-hosted App Server
+    # has other limits than the Cloud (apps.sync.budget reads these per account).
+    sync_rate_per_minute = models.FloatField(
+        "sync requests per minute",
+        null=True,
+        blank=True,
+        validators=[validate_positive],
+        help_text=f"Blank: the global default. {CLOUD_RATE_LIMITS}",
+    )
+    sync_rate_burst = models.IntegerField(
+        "sync burst",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1, "Enter a whole number of at least 1, or leave it blank.")],
+        help_text="Requests the sync may send at once before it must wait for the rate. "
+        "Blank: the global default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

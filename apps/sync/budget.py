@@ -4,7 +4,8 @@ The Cloud allows 10 requests per second and 100 per minute per key, counted in f
 and answers 429 with `Retry-After` beyond that. A bucket of `capacity` tokens refilled at `rate`
 tokens per second lets through at most `capacity + rate * w` requests in any window of `w`
 seconds, so the defaults (8 tokens, 80 per minute) stay below both limits with a margin for
-the dashboard's own explicit actions.
+the dashboard's own explicit actions. An account may override the rate and the burst (a
+self-hosted App Server has other limits); blank overrides fall back to the settings.
 
 The bucket lives in Redis when `settings.REDIS_URL` is set (one atomic Lua script per token)
 and in the database otherwise (a row locked with `select_for_update`; on SQLite the write
@@ -61,12 +62,25 @@ class BudgetPolicy:
             raise ValueError("a rate budget needs a positive rate, capacity >= 1 and max_wait >= 0")
 
     @classmethod
-    def from_settings(cls) -> BudgetPolicy:
-        """Return the policy configured by the SYNC_RATE_* settings."""
+    def from_settings(
+        cls, *, per_minute: float | None = None, burst: int | None = None
+    ) -> BudgetPolicy:
+        """Return the SYNC_RATE_* settings' policy, with `per_minute`/`burst` instead if given."""
+        if per_minute is None:
+            per_minute = settings.SYNC_RATE_PER_MINUTE
+        if burst is None:
+            burst = settings.SYNC_RATE_BURST
         return cls(
-            rate_per_second=settings.SYNC_RATE_PER_MINUTE / 60.0,
-            capacity=float(settings.SYNC_RATE_BURST),
+            rate_per_second=per_minute / 60.0,
+            capacity=float(burst),
             max_wait=settings.SYNC_RATE_MAX_WAIT_SECONDS,
+        )
+
+    @classmethod
+    def for_account(cls, account: CloudAccount) -> BudgetPolicy:
+        """Return the settings' policy with the account's own rate and burst where it sets them."""
+        return cls.from_settings(
+            per_minute=account.sync_rate_per_minute, burst=account.sync_rate_burst
         )
 
 
@@ -217,8 +231,9 @@ class RateBudget:
 
     @classmethod
     def for_account(cls, account: CloudAccount, *, clock: Clock | None = None) -> RateBudget:
-        """Return the budget every worker shares for `account`."""
-        return cls(bucket_from_settings(), f"account:{account.pk}", clock=clock)
+        """Return the budget every worker shares for `account`, at the account's own rate."""
+        bucket = bucket_from_settings(BudgetPolicy.for_account(account))
+        return cls(bucket, f"account:{account.pk}", clock=clock)
 
     def acquire(self) -> None:
         """Take one token, waiting as long as needed up to the policy's max_wait."""

@@ -1,5 +1,6 @@
 """One sync run of one Cloud account: conversations (incremental, or a full reconciliation
-when due), then sandboxes (always the whole list), each with its job state in `SyncState`.
+when due or asked for), then sandboxes (always the whole list), each with its job state in
+`SyncState`.
 
 Conversation search is ordered by `created_at` and cannot be sorted by `updated_at`, so an
 incremental run asks for `updated_at >= cursor - overlap` and follows every page of that
@@ -81,6 +82,8 @@ class SyncContext:
     lease: AccountLease
     started: datetime
     agent_transport: httpx.BaseTransport | None = None
+    # An operator's "reconcile now": reconcile the conversations even if it is not due.
+    full: bool = False
 
     def renew_lease(self) -> None:
         """Extend the lease between pages; stop the run if another worker took over."""
@@ -122,6 +125,7 @@ def run_account_sync(
     account_id: int,
     *,
     force: bool = False,
+    full: bool = False,
     inner_transport: httpx.BaseTransport | None = None,
     agent_transport: httpx.BaseTransport | None = None,
     clock: Clock | None = None,
@@ -130,7 +134,8 @@ def run_account_sync(
 
     Return the updated job states, or None when the run was skipped (unknown or disabled
     account, lease held elsewhere, or a rejected key that was not edited since — unless
-    `force`, which an operator's "sync now" sets).
+    `force`, which an operator's "sync now" sets). `full` reconciles the conversations even
+    when that is not due ("reconcile now").
     """
     account = CloudAccount.objects.filter(pk=account_id).first()
     if account is None or not account.enabled:
@@ -150,7 +155,7 @@ def run_account_sync(
         client, transport = budgeted_client(account, inner=inner_transport, clock=clock)
         with client:
             context = SyncContext(
-                account, client, transport, lease, timezone.now(), agent_transport
+                account, client, transport, lease, timezone.now(), agent_transport, full
             )
             _run_resources(context, states)
         return list(states.values())
@@ -257,8 +262,8 @@ def _reconciliation_due(state: SyncState, now: datetime) -> bool:
 
 
 def sync_conversations(context: SyncContext, state: SyncState) -> ResourceResult:
-    """Mirror the conversations changed since the cursor, or all of them when a full run is due."""
-    full = _reconciliation_due(state, context.started)
+    """Mirror the conversations changed since the cursor, or all of them in a full run."""
+    full = context.full or _reconciliation_due(state, context.started)
     result = ResourceResult(full=full, cursor=state.cursor)
     params: dict[str, Any] = {"include_sub_conversations": True}
     if not full:

@@ -23,6 +23,10 @@ def sync_all_accounts() -> int:
 
 
 @shared_task(ignore_result=True)
-def sync_account(account_id: int, force: bool = False) -> None:
-    """Sync one account (re-read from the database; skipped if another worker holds it)."""
-    run_account_sync(account_id, force=force)
+def sync_account(account_id: int, force: bool = False, full: bool = False) -> None:
+    """Sync one account (re-read from the database; skipped if another worker holds it).
+
+    `full` reconciles the conversations now instead of when SYNC_RECONCILE_INTERVAL_SECONDS
+    has passed.
+    """
+    run_account_sync(account_id, force=force, full=full)

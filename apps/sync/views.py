@@ -1,4 +1,5 @@
-"""The account sync status page (viewer+) and the "sync now" action (operator+)."""
+"""The account sync status page (viewer+) and the "sync now" / "reconcile now" actions
+(operator+)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.access import get_account_for_user, role_for
 from apps.accounts.audit import audit
 from apps.accounts.models import CloudAccount, Role
+from apps.sync.budget import BudgetPolicy
 from apps.sync.health import is_stale, stale_cutoff
 from apps.sync.models import Resource, SyncProblem, SyncState
 from apps.sync.tasks import sync_account
@@ -27,11 +29,39 @@ def account_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def sync_now(request: HttpRequest, pk: int) -> HttpResponse:
-    """Enqueue a sync of the account now, even if its key was rejected before."""
+    """Enqueue an incremental sync of the account now, even if its key was rejected before."""
+    return _enqueue_sync(
+        request,
+        pk,
+        full=False,
+        action="sync.now",
+        notice="Sync requested; the table updates when a worker has run it.",
+    )
+
+
+@require_POST
+def reconcile_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """Enqueue a full reconciliation now: every conversation is listed, deletions are marked."""
+    return _enqueue_sync(
+        request,
+        pk,
+        full=True,
+        action="sync.reconcile",
+        notice=(
+            "Full reconciliation requested; the table updates when a worker has run it "
+            "(shown as “full”)."
+        ),
+    )
+
+
+def _enqueue_sync(
+    request: HttpRequest, pk: int, *, full: bool, action: str, notice: str
+) -> HttpResponse:
+    """Enqueue one forced sync run (operator+), audit it, and answer with the status table."""
     account = get_account_for_user(request, pk, Role.OPERATOR)
-    sync_account.delay(account.pk, force=True)
-    audit(request, "sync.now", account, True, "Sync enqueued by an operator.")
-    notice = "Sync requested; the table updates when a worker has run it."
+    sync_account.delay(account.pk, force=True, full=full)
+    kind = "Full reconciliation" if full else "Sync"
+    audit(request, action, account, True, f"{kind} enqueued by an operator.")
     if request.htmx:
         context = _status_context(request, account) | {"notice": notice}
         return render(request, "sync/status.html#status", context)
@@ -52,7 +82,19 @@ def _status_context(request: HttpRequest, account: CloudAccount) -> dict:
     ]
     return {
         "account": account,
+        "budget": _budget_summary(account),
         "rows": rows,
         "problems": SyncProblem.objects.filter(account=account)[:RECENT_PROBLEMS],
         "can_operate": (role_for(request.user, account) or 0) >= Role.OPERATOR,
+    }
+
+
+def _budget_summary(account: CloudAccount) -> dict:
+    """Describe the account's rate budget and whether it overrides the global default."""
+    policy = BudgetPolicy.for_account(account)
+    return {
+        "per_minute": policy.rate_per_second * 60.0,
+        "burst": int(policy.capacity),
+        "rate_overridden": account.sync_rate_per_minute is not None,
+        "burst_overridden": account.sync_rate_burst is not None,
     }

@@ -154,3 +154,75 @@ def _rate_limited(client: AppServerClient) -> bool:
     except RateLimitedError:
         return True
     return False
+
+
+# Per-account overrides ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def global_budget(settings):
+    """Set distinctive global limits, so that a fallback to them is recognisable."""
+    settings.REDIS_URL = None
+    settings.SYNC_RATE_PER_MINUTE = 120.0
+    settings.SYNC_RATE_BURST = 4
+    settings.SYNC_RATE_MAX_WAIT_SECONDS = 5.0
+    return settings
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("global_budget")
+def test_blank_overrides_fall_back_to_the_settings(fake_account):
+    assert fake_account.sync_rate_per_minute is None
+    assert fake_account.sync_rate_burst is None
+
+    policy = RateBudget.for_account(fake_account).bucket.policy
+
+    assert policy == BudgetPolicy(rate_per_second=2.0, capacity=4.0, max_wait=5.0)
+    fake_account.sync_rate_burst = 9  # one override alone: the rate stays the global one
+    assert BudgetPolicy.for_account(fake_account) == BudgetPolicy(2.0, 9.0, 5.0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("redis_url", "store"), [(None, DatabaseTokenBucket), (REDIS_TEST_URL, RedisTokenBucket)]
+)
+def test_the_accounts_own_rate_and_burst_drive_its_bucket(
+    fake_account, global_budget, redis_url, store
+):
+    global_budget.REDIS_URL = redis_url
+    fake_account.sync_rate_per_minute = 30.0  # one token every 2 s
+    fake_account.sync_rate_burst = 2
+    fake_account.save()
+
+    bucket = RateBudget.for_account(fake_account).bucket
+    # A key of its own, so that concurrent runs sharing the Redis database never collide.
+    key = f"test:{uuid.uuid4()}"
+    waits = [bucket.take(key, T0) for _ in range(3)]
+
+    assert type(bucket) is store
+    assert waits == [0.0, 0.0, pytest.approx(2.0)]
+    assert bucket.take(key, T0 + 2.0) == 0.0
+
+
+@pytest.mark.django_db
+def test_the_sync_spends_the_accounts_budget_not_the_global_one(
+    fake_account, frozen_fake, fast_sync_settings
+):
+    # The global budget is generous; this account allows one request, then one every 2 minutes.
+    fast_sync_settings.SYNC_RATE_MAX_WAIT_SECONDS = 5.0
+    fake_account.sync_rate_per_minute = 0.5
+    fake_account.sync_rate_burst = 1
+    fake_account.save()
+    frozen_fake.clear_stats()
+
+    run_account_sync(fake_account.pk)
+
+    upstream_requests = {
+        route: count
+        for route, count in frozen_fake.stats()["by_route"].items()
+        if "/_fake" not in route
+    }
+    assert upstream_requests == {"GET /api/v1/app-conversations/search": 1}
+    sandboxes = SyncState.objects.get(account=fake_account, resource=Resource.SANDBOXES)
+    assert sandboxes.status == SyncState.Status.FAILING
+    assert "has no token for 120 s" in sandboxes.last_error
