@@ -3,4 +3,4 @@ from django.conf import settings
 
 def site(request):
     """Values every page needs: whether this instance shows demo data."""
-    return {"DEMO_MODE": getattr(settings, "DEMO_MODE", False)}
+    return {"DEMO_MODE": settings.DEMO_MODE}
